@@ -1,0 +1,321 @@
+"""``MemoryStore``: the reference store, built from the core's rules and kept in process memory.
+
+One lock serializes units of work, so concurrent callers see each transaction whole. Every write is
+logged with the value it replaced; a unit of work that raises is undone from that log, so a failed
+call leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final, TypeVar
+from uuid import UUID
+
+from aigov.directory import (
+    Group,
+    GroupMember,
+    Organization,
+    OrganizationMember,
+    OrganizationRole,
+    User,
+    check_group_deletion,
+    check_group_member,
+    check_new_organization,
+    everyone_group,
+    group_memberships_lost,
+)
+from aigov.exceptions import ConflictError, NotFoundError
+from aigov.ports import Store, UnitOfWork
+
+__all__ = ["MemoryStore"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_MISSING: Final = object()
+
+
+class _Tables:
+    """The stored rows, keyed as their primary keys are on Postgres."""
+
+    def __init__(self) -> None:
+        self.organizations: dict[UUID, Organization] = {}
+        self.users: dict[UUID, User] = {}
+        self.organization_members: dict[tuple[UUID, UUID], OrganizationMember] = {}
+        self.groups: dict[UUID, Group] = {}
+        self.group_members: dict[tuple[UUID, UUID], GroupMember] = {}
+
+
+class _MemoryUnitOfWork(UnitOfWork):
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+        self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
+
+    # -- the write log ---------------------------------------------------------------------------
+
+    def _put(self, table: dict[K, V], key: K, value: V) -> None:
+        self._undo.append((table, key, table.get(key, _MISSING)))
+        table[key] = value
+
+    def _pop(self, table: dict[K, V], key: K) -> None:
+        self._undo.append((table, key, table[key]))
+        del table[key]
+
+    def rollback(self) -> None:
+        for table, key, old in reversed(self._undo):
+            if old is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        self._undo.clear()
+
+    # -- organizations ---------------------------------------------------------------------------
+
+    def _current_default(self) -> UUID | None:
+        return next((o.id for o in self._t.organizations.values() if o.is_default), None)
+
+    def add_organization(self, organization: Organization) -> Group:
+        if organization.id in self._t.organizations:
+            raise ConflictError(
+                f"organization {organization.id} exists already", constraint="organizations_pkey"
+            )
+        if organization.id in self._t.groups:
+            raise ConflictError(
+                f"group {organization.id} exists already, so it cannot be the Everyone group "
+                f"of organization {organization.id}",
+                constraint="groups_pkey",
+            )
+        check_new_organization(organization, current_default=self._current_default())
+        group = everyone_group(organization)
+        self._put(self._t.organizations, organization.id, organization)
+        self._put(self._t.groups, group.id, group)
+        return group
+
+    def update_organization(self, organization: Organization) -> None:
+        self._organization(organization.id)
+        check_new_organization(organization, current_default=self._current_default())
+        self._put(self._t.organizations, organization.id, organization)
+
+    def delete_organization(self, organization_id: UUID) -> None:
+        self._organization(organization_id)
+        for key, member in list(self._t.group_members.items()):
+            if member.organization_id == organization_id:
+                self._pop(self._t.group_members, key)
+        for key in [k for k in self._t.organization_members if k[0] == organization_id]:
+            self._pop(self._t.organization_members, key)
+        for group_id in [g.id for g in self._t.groups.values() if g.organization_id == organization_id]:
+            self._pop(self._t.groups, group_id)
+        self._pop(self._t.organizations, organization_id)
+
+    def _organization(self, organization_id: UUID) -> Organization:
+        organization = self._t.organizations.get(organization_id)
+        if organization is None:
+            raise NotFoundError(
+                f"organization {organization_id} not found",
+                resource="organization",
+                key=organization_id,
+            )
+        return organization
+
+    def get_organization(self, organization_id: UUID) -> Organization | None:
+        return self._t.organizations.get(organization_id)
+
+    def list_organizations(self) -> Sequence[Organization]:
+        return sorted(self._t.organizations.values(), key=lambda o: o.id)
+
+    # -- users -----------------------------------------------------------------------------------
+
+    def add_user(self, user: User) -> None:
+        if user.id in self._t.users:
+            raise ConflictError(f"user {user.id} exists already", constraint="users_pkey")
+        self._put(self._t.users, user.id, user)
+
+    def delete_user(self, user_id: UUID) -> None:
+        self._user(user_id)
+        for key in [k for k in self._t.group_members if k[1] == user_id]:
+            self._pop(self._t.group_members, key)
+        for key in [k for k in self._t.organization_members if k[1] == user_id]:
+            self._pop(self._t.organization_members, key)
+        self._pop(self._t.users, user_id)
+
+    def _user(self, user_id: UUID) -> User:
+        user = self._t.users.get(user_id)
+        if user is None:
+            raise NotFoundError(f"user {user_id} not found", resource="user", key=user_id)
+        return user
+
+    def get_user(self, user_id: UUID) -> User | None:
+        return self._t.users.get(user_id)
+
+    def list_users(self) -> Sequence[User]:
+        return sorted(self._t.users.values(), key=lambda u: u.id)
+
+    # -- organization membership -----------------------------------------------------------------
+
+    def add_organization_member(self, member: OrganizationMember) -> None:
+        self._user(member.user_id)
+        self._organization(member.organization_id)
+        key = (member.organization_id, member.user_id)
+        if key in self._t.organization_members:
+            raise ConflictError(
+                f"user {member.user_id} is a member of organization {member.organization_id} "
+                "already",
+                constraint="organization_members_pkey",
+            )
+        self._put(self._t.organization_members, key, member)
+
+    def _organization_member(self, user_id: UUID, organization_id: UUID) -> OrganizationMember:
+        member = self._t.organization_members.get((organization_id, user_id))
+        if member is None:
+            raise NotFoundError(
+                f"user {user_id} is not a member of organization {organization_id}",
+                resource="organization member",
+                key=(user_id, organization_id),
+            )
+        return member
+
+    def set_organization_member_roles(
+        self, user_id: UUID, organization_id: UUID, roles: tuple[OrganizationRole, ...]
+    ) -> OrganizationMember:
+        member = self._organization_member(user_id, organization_id)
+        updated = member.model_copy(update={"roles": roles})
+        self._put(self._t.organization_members, (organization_id, user_id), updated)
+        return updated
+
+    def remove_organization_member(self, user_id: UUID, organization_id: UUID) -> None:
+        self._organization_member(user_id, organization_id)
+        for lost in group_memberships_lost(
+            user_id, organization_id, list(self._t.group_members.values())
+        ):
+            self._pop(self._t.group_members, (lost.group_id, lost.user_id))
+        self._pop(self._t.organization_members, (organization_id, user_id))
+
+    def get_organization_member(
+        self, user_id: UUID, organization_id: UUID
+    ) -> OrganizationMember | None:
+        return self._t.organization_members.get((organization_id, user_id))
+
+    def list_organization_members(
+        self, *, organization_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[OrganizationMember]:
+        return [
+            member
+            for (org, user), member in sorted(self._t.organization_members.items())
+            if organization_id in (None, org) and user_id in (None, user)
+        ]
+
+    # -- groups ----------------------------------------------------------------------------------
+
+    def add_group(self, group: Group) -> None:
+        if group.id in self._t.groups:
+            raise ConflictError(f"group {group.id} exists already", constraint="groups_pkey")
+        if any(
+            g.organization_id == group.organization_id and g.name == group.name
+            for g in self._t.groups.values()
+        ):
+            raise ConflictError(
+                f"organization {group.organization_id} has a group named {group.name!r} already",
+                constraint="groups_organization_id_name_key",
+            )
+        self._organization(group.organization_id)
+        self._put(self._t.groups, group.id, group)
+
+    def delete_group(self, group_id: UUID) -> None:
+        check_group_deletion(self._group(group_id))
+        for key in [k for k in self._t.group_members if k[0] == group_id]:
+            self._pop(self._t.group_members, key)
+        self._pop(self._t.groups, group_id)
+
+    def _group(self, group_id: UUID) -> Group:
+        group = self._t.groups.get(group_id)
+        if group is None:
+            raise NotFoundError(f"group {group_id} not found", resource="group", key=group_id)
+        return group
+
+    def get_group(self, group_id: UUID) -> Group | None:
+        return self._t.groups.get(group_id)
+
+    def list_groups(self, *, organization_id: UUID | None = None) -> Sequence[Group]:
+        return [
+            group
+            for _, group in sorted(self._t.groups.items())
+            if organization_id in (None, group.organization_id)
+        ]
+
+    # -- group membership ------------------------------------------------------------------------
+
+    def add_group_member(self, user_id: UUID, group_id: UUID) -> GroupMember:
+        group = self._group(group_id)
+        member = check_group_member(
+            group,
+            user_id,
+            user_exists=user_id in self._t.users,
+            is_organization_member=(group.organization_id, user_id) in self._t.organization_members,
+        )
+        if (group_id, user_id) in self._t.group_members:
+            raise ConflictError(
+                f"user {user_id} is a member of group {group_id} already",
+                constraint="group_members_pkey",
+            )
+        self._put(self._t.group_members, (group_id, user_id), member)
+        return member
+
+    def remove_group_member(self, user_id: UUID, group_id: UUID) -> None:
+        if (group_id, user_id) not in self._t.group_members:
+            raise NotFoundError(
+                f"user {user_id} is not a direct member of group {group_id}",
+                resource="group member",
+                key=(user_id, group_id),
+            )
+        self._pop(self._t.group_members, (group_id, user_id))
+
+    def list_group_members(
+        self, *, group_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[GroupMember]:
+        return [
+            member
+            for (group, user), member in sorted(self._t.group_members.items())
+            if group_id in (None, group) and user_id in (None, user)
+        ]
+
+    def expanded_memberships(
+        self, *, group_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[tuple[UUID, UUID]]:
+        pairs = [(group, user) for group, user in self._t.group_members] + [
+            (org, user) for org, user in self._t.organization_members
+        ]
+        return [
+            (user, group)
+            for group, user in sorted(pairs)
+            if group_id in (None, group) and user_id in (None, user)
+        ]
+
+    def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
+        return (group_id, user_id) in self._t.group_members or (
+            group_id,
+            user_id,
+        ) in self._t.organization_members
+
+
+class MemoryStore(Store):
+    """A complete, thread-safe store in process memory: the reference every other store is
+    checked against, and a supported store for tests and single-process use."""
+
+    def __init__(self) -> None:
+        self._tables = _Tables()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[UnitOfWork]:
+        with self._lock:
+            uow = _MemoryUnitOfWork(self._tables)
+            try:
+                yield uow
+            except BaseException:
+                uow.rollback()
+                raise
+
+    def close(self) -> None:
+        """Nothing to release; present so every store closes the same way."""

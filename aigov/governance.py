@@ -1,0 +1,325 @@
+"""``Governance``: the public face of aigov.
+
+Every call validates its input, checks who may make it, and then does its work in one unit of work
+of the store, so that a caller never half-applies a change and never reaches what it may not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from aigov._validation import as_uuid, validated
+from aigov.actor import Actor
+from aigov.clock import Clock, system_clock
+from aigov.directory import (
+    Group,
+    GroupMember,
+    Organization,
+    OrganizationMember,
+    OrganizationRole,
+    User,
+)
+from aigov.exceptions import ForbiddenError, InvalidInputError, NotFoundError
+from aigov.ports import Store, UnitOfWork
+
+__all__ = ["AI_GOVERNANCE", "Governance"]
+
+AI_GOVERNANCE = "ai_governance"
+"""The entitlement that enables budgets, overrides and spend (SPEC §6.3)."""
+
+T = TypeVar("T")
+
+
+def _found(value: T | None, resource: str, key: object) -> T:
+    if value is None:
+        raise NotFoundError(f"{resource} {key} not found", resource=resource, key=key)
+    return value
+
+
+class Governance:
+    """The service facade over one store.
+
+    ``entitlements`` is required: without ``"ai_governance"`` every budget, override and spend call
+    raises ``FeatureDisabledError``. Directory writes come from the host's identity sync and need
+    ``Actor.system()``; directory reads are the host's own and take no actor.
+    """
+
+    def __init__(self, store: Store, *, entitlements: Iterable[str], clock: Clock = system_clock):
+        if isinstance(entitlements, str):
+            raise InvalidInputError("entitlements must be a collection of names, not one string")
+        self._store = store
+        self._entitlements = frozenset(entitlements)
+        self._clock = clock
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def entitlements(self) -> frozenset[str]:
+        return self._entitlements
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise InvalidInputError(f"the clock returned a naive datetime ({now!r}); use aware ones")
+        return now
+
+    def _directory_write(self, actor: Actor, action: str, resource: str) -> None:
+        """Directory writes belong to the host's identity sync (SPEC §6.1: system only)."""
+        if not isinstance(actor, Actor):
+            raise InvalidInputError(f"actor must be an aigov.Actor, not {type(actor).__name__}")
+        if not actor.is_system:
+            raise ForbiddenError(
+                f"{actor} may not {action} {resource}: directory writes are the system's",
+                actor=actor,
+                action=action,
+                resource=resource,
+            )
+
+    def _run(self, work: Callable[[UnitOfWork], T]) -> T:
+        with self._store.transaction() as uow:
+            return work(uow)
+
+    # -- organizations ---------------------------------------------------------------------------
+
+    def create_organization(
+        self, actor: Actor, organization_id: UUID | str, name: str, *, is_default: bool = False
+    ) -> Organization:
+        """Create an organization and its Everyone group (whose id is the organization's)."""
+        organization = validated(
+            Organization,
+            id=as_uuid(organization_id, "organization_id"),
+            name=name,
+            is_default=is_default,
+            created_at=self._now(),
+        )
+        self._directory_write(actor, "create", "organization")
+        self._run(lambda uow: uow.add_organization(organization))
+        return organization
+
+    def update_organization(
+        self,
+        actor: Actor,
+        organization_id: UUID | str,
+        *,
+        name: str | None = None,
+        is_default: bool | None = None,
+        deleted: bool | None = None,
+    ) -> Organization:
+        """Change an organization's name, default flag or deleted flag; omitted fields stay."""
+        key = as_uuid(organization_id, "organization_id")
+        changes = {
+            field: value
+            for field, value in (("name", name), ("is_default", is_default), ("deleted", deleted))
+            if value is not None
+        }
+        self._directory_write(actor, "update", "organization")
+
+        def work(uow: UnitOfWork) -> Organization:
+            current = _found(uow.get_organization(key), "organization", key)
+            updated = validated(Organization, **(current.model_dump() | changes))
+            if updated != current:
+                uow.update_organization(updated)
+            return updated
+
+        return self._run(work)
+
+    def delete_organization(self, actor: Actor, organization_id: UUID | str) -> None:
+        """Delete an organization, its groups, and every membership of them."""
+        key = as_uuid(organization_id, "organization_id")
+        self._directory_write(actor, "delete", "organization")
+        self._run(lambda uow: uow.delete_organization(key))
+
+    def get_organization(self, organization_id: UUID | str) -> Organization:
+        key = as_uuid(organization_id, "organization_id")
+        return _found(self._run(lambda uow: uow.get_organization(key)), "organization", key)
+
+    def list_organizations(self) -> Sequence[Organization]:
+        return self._run(lambda uow: uow.list_organizations())
+
+    # -- users -----------------------------------------------------------------------------------
+
+    def create_user(self, actor: Actor, user_id: UUID | str, username: str) -> User:
+        user = validated(
+            User, id=as_uuid(user_id, "user_id"), username=username, created_at=self._now()
+        )
+        self._directory_write(actor, "create", "user")
+        self._run(lambda uow: uow.add_user(user))
+        return user
+
+    def delete_user(self, actor: Actor, user_id: UUID | str) -> None:
+        """Delete a user and everything of theirs."""
+        key = as_uuid(user_id, "user_id")
+        self._directory_write(actor, "delete", "user")
+        self._run(lambda uow: uow.delete_user(key))
+
+    def get_user(self, user_id: UUID | str) -> User:
+        key = as_uuid(user_id, "user_id")
+        return _found(self._run(lambda uow: uow.get_user(key)), "user", key)
+
+    def list_users(self) -> Sequence[User]:
+        return self._run(lambda uow: uow.list_users())
+
+    # -- organization membership -----------------------------------------------------------------
+
+    def add_organization_member(
+        self,
+        actor: Actor,
+        user_id: UUID | str,
+        organization_id: UUID | str,
+        *,
+        roles: Iterable[OrganizationRole] = (),
+    ) -> OrganizationMember:
+        """Make a user a member of an organization and so of its Everyone group."""
+        member = validated(
+            OrganizationMember,
+            user_id=as_uuid(user_id, "user_id"),
+            organization_id=as_uuid(organization_id, "organization_id"),
+            roles=_roles(roles),
+            created_at=self._now(),
+        )
+        self._directory_write(actor, "add member to", "organization")
+        self._run(lambda uow: uow.add_organization_member(member))
+        return member
+
+    def set_organization_member_roles(
+        self,
+        actor: Actor,
+        user_id: UUID | str,
+        organization_id: UUID | str,
+        roles: Iterable[OrganizationRole],
+    ) -> OrganizationMember:
+        """Replace the organization roles of a member."""
+        user_key = as_uuid(user_id, "user_id")
+        organization_key = as_uuid(organization_id, "organization_id")
+        checked = validated(
+            OrganizationMember,
+            user_id=user_key,
+            organization_id=organization_key,
+            roles=_roles(roles),
+            created_at=self._now(),
+        ).roles
+        self._directory_write(actor, "update member of", "organization")
+        return self._run(
+            lambda uow: uow.set_organization_member_roles(user_key, organization_key, checked)
+        )
+
+    def remove_organization_member(
+        self, actor: Actor, user_id: UUID | str, organization_id: UUID | str
+    ) -> None:
+        """End a membership; the user's memberships of the organization's groups end with it."""
+        user_key = as_uuid(user_id, "user_id")
+        organization_key = as_uuid(organization_id, "organization_id")
+        self._directory_write(actor, "remove member from", "organization")
+        self._run(lambda uow: uow.remove_organization_member(user_key, organization_key))
+
+    def get_organization_member(
+        self, user_id: UUID | str, organization_id: UUID | str
+    ) -> OrganizationMember:
+        user_key = as_uuid(user_id, "user_id")
+        organization_key = as_uuid(organization_id, "organization_id")
+        return _found(
+            self._run(lambda uow: uow.get_organization_member(user_key, organization_key)),
+            "organization member",
+            (user_key, organization_key),
+        )
+
+    def list_organization_members(
+        self, *, organization_id: UUID | str | None = None, user_id: UUID | str | None = None
+    ) -> Sequence[OrganizationMember]:
+        organization_key = _optional_uuid(organization_id, "organization_id")
+        user_key = _optional_uuid(user_id, "user_id")
+        return self._run(
+            lambda uow: uow.list_organization_members(
+                organization_id=organization_key, user_id=user_key
+            )
+        )
+
+    # -- groups ----------------------------------------------------------------------------------
+
+    def create_group(
+        self, actor: Actor, group_id: UUID | str, organization_id: UUID | str, name: str
+    ) -> Group:
+        """Create an ordinary group in an organization (Everyone groups come with organizations)."""
+        group = validated(
+            Group,
+            id=as_uuid(group_id, "group_id"),
+            organization_id=as_uuid(organization_id, "organization_id"),
+            name=name,
+        )
+        self._directory_write(actor, "create", "group")
+        self._run(lambda uow: uow.add_group(group))
+        return group
+
+    def delete_group(self, actor: Actor, group_id: UUID | str) -> None:
+        """Delete an ordinary group and its memberships; an Everyone group goes only with its
+        organization."""
+        key = as_uuid(group_id, "group_id")
+        self._directory_write(actor, "delete", "group")
+        self._run(lambda uow: uow.delete_group(key))
+
+    def get_group(self, group_id: UUID | str) -> Group:
+        key = as_uuid(group_id, "group_id")
+        return _found(self._run(lambda uow: uow.get_group(key)), "group", key)
+
+    def list_groups(self, *, organization_id: UUID | str | None = None) -> Sequence[Group]:
+        organization_key = _optional_uuid(organization_id, "organization_id")
+        return self._run(lambda uow: uow.list_groups(organization_id=organization_key))
+
+    # -- group membership ------------------------------------------------------------------------
+
+    def add_group_member(self, actor: Actor, user_id: UUID | str, group_id: UUID | str) -> GroupMember:
+        """Add a member of the group's organization to an ordinary group."""
+        user_key = as_uuid(user_id, "user_id")
+        group_key = as_uuid(group_id, "group_id")
+        self._directory_write(actor, "add member to", "group")
+        return self._run(lambda uow: uow.add_group_member(user_key, group_key))
+
+    def remove_group_member(self, actor: Actor, user_id: UUID | str, group_id: UUID | str) -> None:
+        user_key = as_uuid(user_id, "user_id")
+        group_key = as_uuid(group_id, "group_id")
+        self._directory_write(actor, "remove member from", "group")
+        self._run(lambda uow: uow.remove_group_member(user_key, group_key))
+
+    def list_group_members(self, group_id: UUID | str) -> Sequence[UUID]:
+        """The ids of the group's expanded members (SPEC §2), in order."""
+        key = as_uuid(group_id, "group_id")
+
+        def work(uow: UnitOfWork) -> list[UUID]:
+            _found(uow.get_group(key), "group", key)
+            return [user for user, _ in uow.expanded_memberships(group_id=key)]
+
+        return self._run(work)
+
+    def list_user_groups(self, user_id: UUID | str) -> Sequence[UUID]:
+        """The ids of the groups the user is an expanded member of, in order."""
+        key = as_uuid(user_id, "user_id")
+
+        def work(uow: UnitOfWork) -> list[UUID]:
+            _found(uow.get_user(key), "user", key)
+            return [group for _, group in uow.expanded_memberships(user_id=key)]
+
+        return self._run(work)
+
+    def is_group_member(self, user_id: UUID | str, group_id: UUID | str) -> bool:
+        """Whether the user is an expanded member of the group (SPEC §2)."""
+        user_key = as_uuid(user_id, "user_id")
+        group_key = as_uuid(group_id, "group_id")
+        return self._run(lambda uow: uow.is_group_member(user_key, group_key))
+
+
+def _roles(roles: Iterable[OrganizationRole]) -> tuple[OrganizationRole, ...]:
+    if isinstance(roles, str):
+        raise InvalidInputError("roles must be a collection of role names, not one string")
+    try:
+        return tuple(roles)
+    except TypeError as exc:
+        raise InvalidInputError(f"roles must be a collection of role names: {exc}") from exc
+
+
+def _optional_uuid(value: UUID | str | None, field: str) -> UUID | None:
+    return None if value is None else as_uuid(value, field)

@@ -1,0 +1,180 @@
+"""The ports a store implements: one ``Store`` root that opens units of work.
+
+Each method's docstring is its contract, and each sentence of it has a test in ``aigov_contracts``.
+Every method runs inside a unit of work (``with store.transaction() as uow``): all its writes commit
+together when the block ends normally and none of them does when it raises. Errors are ``aigov``
+errors (``aigov.exceptions``), never a driver's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+from uuid import UUID
+
+from aigov.directory import Group, GroupMember, Organization, OrganizationMember, OrganizationRole, User
+
+__all__ = ["DirectoryUnitOfWork", "Store", "UnitOfWork"]
+
+
+class DirectoryUnitOfWork(Protocol):
+    """Reads and writes of the directory (SPEC §2)."""
+
+    def add_organization(self, organization: Organization) -> Group:
+        """Store a new organization and its Everyone group (same id) and return that group.
+
+        ConflictError when the id is taken by an organization or a group, or when the organization
+        is the default and another one already is (constraint ``organizations_single_default``).
+        """
+        ...
+
+    def update_organization(self, organization: Organization) -> None:
+        """Replace the stored organization of that id (name, ``is_default``, ``deleted``).
+
+        NotFoundError when there is none; ConflictError for a second default organization.
+        """
+        ...
+
+    def delete_organization(self, organization_id: UUID) -> None:
+        """Delete an organization with its groups and all memberships of it and its groups.
+
+        NotFoundError when there is none.
+        """
+        ...
+
+    def get_organization(self, organization_id: UUID) -> Organization | None:
+        """The organization of that id, or None."""
+        ...
+
+    def list_organizations(self) -> Sequence[Organization]:
+        """Every organization, deleted ones included, ordered by id."""
+        ...
+
+    def add_user(self, user: User) -> None:
+        """Store a new user. ConflictError when the id is taken."""
+        ...
+
+    def delete_user(self, user_id: UUID) -> None:
+        """Delete a user and everything of theirs (memberships). NotFoundError when there is none."""
+        ...
+
+    def get_user(self, user_id: UUID) -> User | None:
+        """The user of that id, or None."""
+        ...
+
+    def list_users(self) -> Sequence[User]:
+        """Every user, ordered by id."""
+        ...
+
+    def add_organization_member(self, member: OrganizationMember) -> None:
+        """Make a user a member of an organization (and so of its Everyone group).
+
+        NotFoundError when the user or the organization does not exist; ConflictError when the
+        user is a member already.
+        """
+        ...
+
+    def set_organization_member_roles(
+        self, user_id: UUID, organization_id: UUID, roles: tuple[OrganizationRole, ...]
+    ) -> OrganizationMember:
+        """Replace a member's organization roles and return the membership.
+
+        NotFoundError when the user is not a member.
+        """
+        ...
+
+    def remove_organization_member(self, user_id: UUID, organization_id: UUID) -> None:
+        """End a user's membership of an organization, and with it their memberships of the
+        organization's groups. NotFoundError when the user is not a member."""
+        ...
+
+    def get_organization_member(
+        self, user_id: UUID, organization_id: UUID
+    ) -> OrganizationMember | None:
+        """The membership, or None."""
+        ...
+
+    def list_organization_members(
+        self, *, organization_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[OrganizationMember]:
+        """Organization memberships, optionally of one organization or one user, ordered by
+        ``(organization_id, user_id)``."""
+        ...
+
+    def add_group(self, group: Group) -> None:
+        """Store a new ordinary group.
+
+        NotFoundError when the organization does not exist; ConflictError when the id is taken
+        (Everyone groups included) or the organization has a group of that name.
+        """
+        ...
+
+    def delete_group(self, group_id: UUID) -> None:
+        """Delete an ordinary group and its memberships.
+
+        NotFoundError when there is none; DirectoryRuleError
+        (``groups_everyone_group_undeletable``) for an Everyone group.
+        """
+        ...
+
+    def get_group(self, group_id: UUID) -> Group | None:
+        """The group of that id (an Everyone group too), or None."""
+        ...
+
+    def list_groups(self, *, organization_id: UUID | None = None) -> Sequence[Group]:
+        """Groups, Everyone groups included, optionally of one organization, ordered by id."""
+        ...
+
+    def add_group_member(self, user_id: UUID, group_id: UUID) -> GroupMember:
+        """Add a user to an ordinary group and return the membership.
+
+        NotFoundError when the user or the group does not exist; DirectoryRuleError
+        (``group_members_not_everyone_group``) for an Everyone group; MembershipInvariantError
+        (``group_members_organization_member_fkey``) when the user is not a member of the group's
+        organization; ConflictError when the user is a member already.
+        """
+        ...
+
+    def remove_group_member(self, user_id: UUID, group_id: UUID) -> None:
+        """Remove a user from an ordinary group.
+
+        NotFoundError when the user is not a direct member (which an Everyone group never has).
+        """
+        ...
+
+    def list_group_members(
+        self, *, group_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[GroupMember]:
+        """Ordinary (direct) group memberships, optionally of one group or one user, ordered by
+        ``(group_id, user_id)``."""
+        ...
+
+    def expanded_memberships(
+        self, *, group_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[tuple[UUID, UUID]]:
+        """Expanded membership ``(user_id, group_id)`` pairs (SPEC §2), optionally of one group or
+        one user, ordered by ``(group_id, user_id)``."""
+        ...
+
+    def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
+        """Whether the user is an expanded member of the group."""
+        ...
+
+
+class UnitOfWork(DirectoryUnitOfWork, Protocol):
+    """Everything one transaction can do; later concerns (prices, budgets, spend) join here."""
+
+
+class Store(Protocol):
+    """A place where aigov keeps its state. Safe to share between threads."""
+
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """Open a unit of work: it commits when the block ends normally and rolls back every
+        write of the block when the block raises (the exception then propagates, as an aigov
+        error)."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources (connections). Closing twice is harmless."""
+        ...
