@@ -1,0 +1,5 @@
+"""The PostgreSQL store: SQLAlchemy Core and psycopg 3, with the rules enforced in SQL too."""
+
+from aigov_postgres._store import PostgresStore, normalize_url
+
+__all__ = ["PostgresStore", "normalize_url"]

@@ -1,0 +1,352 @@
+"""``PostgresStore``: aigov's state in PostgreSQL, through SQLAlchemy Core and psycopg 3.
+
+The database enforces the directory rules itself (constraints and triggers of the migrations), so
+this module only reads and writes; every refusal comes back as a PostgreSQL error, translated once
+(``aigov_postgres._errors``). Transactions run at READ COMMITTED on a thread-safe connection pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    and_,
+    create_engine,
+    delete,
+    exists,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from aigov.directory import (
+    Group,
+    GroupMember,
+    Organization,
+    OrganizationMember,
+    OrganizationRole,
+    User,
+    everyone_group,
+)
+from aigov.exceptions import InvalidInputError, NotFoundError
+from aigov.ports import Store, UnitOfWork
+from aigov_postgres import schema as t
+from aigov_postgres._errors import translate
+from aigov_postgres._migrations import (
+    apply_migrations,
+    check_schema_name,
+    current_version,
+    latest_version,
+)
+
+__all__ = ["PostgresStore", "normalize_url"]
+
+
+def normalize_url(url: str | URL) -> URL:
+    """``url`` for SQLAlchemy with the psycopg 3 driver (``postgresql://`` and libpq URIs too)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise InvalidInputError(f"not a database URL: {exc}") from exc
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise InvalidInputError(
+        f"aigov_postgres needs a postgresql+psycopg:// URL, not {parsed.drivername}://"
+    )
+
+
+def _where(*conditions: tuple[ColumnElement[Any], object | None]) -> ColumnElement[bool]:
+    """AND of ``column == value`` for each value that is not None."""
+    return and_(true(), *(column == value for column, value in conditions if value is not None))
+
+
+def _missing(resource: str, key: object, message: str) -> NotFoundError:
+    return NotFoundError(message, resource=resource, key=key)
+
+
+class _PostgresUnitOfWork(UnitOfWork):
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def _one_or_missing(self, statement: Any, resource: str, key: object, message: str) -> Row[Any]:
+        row = self._c.execute(statement).first()
+        if row is None:
+            raise _missing(resource, key, message)
+        return row
+
+    # -- organizations ---------------------------------------------------------------------------
+
+    def add_organization(self, organization: Organization) -> Group:
+        self._c.execute(insert(t.organizations).values(organization.model_dump()))
+        return everyone_group(organization)
+
+    def update_organization(self, organization: Organization) -> None:
+        values = organization.model_dump(include={"name", "is_default", "deleted"})
+        self._one_or_missing(
+            update(t.organizations)
+            .where(t.organizations.c.id == organization.id)
+            .values(values)
+            .returning(t.organizations.c.id),
+            "organization",
+            organization.id,
+            f"organization {organization.id} not found",
+        )
+
+    def delete_organization(self, organization_id: UUID) -> None:
+        self._one_or_missing(
+            delete(t.organizations)
+            .where(t.organizations.c.id == organization_id)
+            .returning(t.organizations.c.id),
+            "organization",
+            organization_id,
+            f"organization {organization_id} not found",
+        )
+
+    def get_organization(self, organization_id: UUID) -> Organization | None:
+        row = self._c.execute(
+            select(t.organizations).where(t.organizations.c.id == organization_id)
+        ).first()
+        return None if row is None else Organization.model_validate(row._mapping)
+
+    def list_organizations(self) -> Sequence[Organization]:
+        rows = self._c.execute(select(t.organizations).order_by(t.organizations.c.id))
+        return [Organization.model_validate(row._mapping) for row in rows]
+
+    # -- users -----------------------------------------------------------------------------------
+
+    def add_user(self, user: User) -> None:
+        self._c.execute(insert(t.users).values(user.model_dump()))
+
+    def delete_user(self, user_id: UUID) -> None:
+        self._one_or_missing(
+            delete(t.users).where(t.users.c.id == user_id).returning(t.users.c.id),
+            "user",
+            user_id,
+            f"user {user_id} not found",
+        )
+
+    def get_user(self, user_id: UUID) -> User | None:
+        row = self._c.execute(select(t.users).where(t.users.c.id == user_id)).first()
+        return None if row is None else User.model_validate(row._mapping)
+
+    def list_users(self) -> Sequence[User]:
+        rows = self._c.execute(select(t.users).order_by(t.users.c.id))
+        return [User.model_validate(row._mapping) for row in rows]
+
+    # -- organization membership -----------------------------------------------------------------
+
+    def add_organization_member(self, member: OrganizationMember) -> None:
+        values = member.model_dump() | {"roles": list(member.roles)}
+        self._c.execute(insert(t.organization_members).values(values))
+
+    def _organization_member_key(self, user_id: UUID, organization_id: UUID) -> ColumnElement[bool]:
+        return _where(
+            (t.organization_members.c.user_id, user_id),
+            (t.organization_members.c.organization_id, organization_id),
+        )
+
+    def set_organization_member_roles(
+        self, user_id: UUID, organization_id: UUID, roles: tuple[OrganizationRole, ...]
+    ) -> OrganizationMember:
+        row = self._one_or_missing(
+            update(t.organization_members)
+            .where(self._organization_member_key(user_id, organization_id))
+            .values(roles=list(roles))
+            .returning(*t.organization_members.c),
+            "organization member",
+            (user_id, organization_id),
+            f"user {user_id} is not a member of organization {organization_id}",
+        )
+        return OrganizationMember.model_validate(row._mapping)
+
+    def remove_organization_member(self, user_id: UUID, organization_id: UUID) -> None:
+        self._one_or_missing(
+            delete(t.organization_members)
+            .where(self._organization_member_key(user_id, organization_id))
+            .returning(t.organization_members.c.user_id),
+            "organization member",
+            (user_id, organization_id),
+            f"user {user_id} is not a member of organization {organization_id}",
+        )
+
+    def get_organization_member(
+        self, user_id: UUID, organization_id: UUID
+    ) -> OrganizationMember | None:
+        row = self._c.execute(
+            select(t.organization_members).where(
+                self._organization_member_key(user_id, organization_id)
+            )
+        ).first()
+        return None if row is None else OrganizationMember.model_validate(row._mapping)
+
+    def list_organization_members(
+        self, *, organization_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[OrganizationMember]:
+        members = t.organization_members
+        rows = self._c.execute(
+            select(members)
+            .where(_where((members.c.organization_id, organization_id), (members.c.user_id, user_id)))
+            .order_by(members.c.organization_id, members.c.user_id)
+        )
+        return [OrganizationMember.model_validate(row._mapping) for row in rows]
+
+    # -- groups ----------------------------------------------------------------------------------
+
+    def add_group(self, group: Group) -> None:
+        self._c.execute(insert(t.groups).values(group.model_dump()))
+
+    def delete_group(self, group_id: UUID) -> None:
+        self._one_or_missing(
+            delete(t.groups).where(t.groups.c.id == group_id).returning(t.groups.c.id),
+            "group",
+            group_id,
+            f"group {group_id} not found",
+        )
+
+    def get_group(self, group_id: UUID) -> Group | None:
+        row = self._c.execute(select(t.groups).where(t.groups.c.id == group_id)).first()
+        return None if row is None else Group.model_validate(row._mapping)
+
+    def list_groups(self, *, organization_id: UUID | None = None) -> Sequence[Group]:
+        rows = self._c.execute(
+            select(t.groups)
+            .where(_where((t.groups.c.organization_id, organization_id)))
+            .order_by(t.groups.c.id)
+        )
+        return [Group.model_validate(row._mapping) for row in rows]
+
+    # -- group membership ------------------------------------------------------------------------
+
+    def add_group_member(self, user_id: UUID, group_id: UUID) -> GroupMember:
+        row = self._c.execute(
+            insert(t.group_members)
+            .values(user_id=user_id, group_id=group_id)
+            .returning(*t.group_members.c)
+        ).one()
+        return GroupMember.model_validate(row._mapping)
+
+    def remove_group_member(self, user_id: UUID, group_id: UUID) -> None:
+        members = t.group_members
+        self._one_or_missing(
+            delete(members)
+            .where(_where((members.c.user_id, user_id), (members.c.group_id, group_id)))
+            .returning(members.c.user_id),
+            "group member",
+            (user_id, group_id),
+            f"user {user_id} is not a direct member of group {group_id}",
+        )
+
+    def list_group_members(
+        self, *, group_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[GroupMember]:
+        members = t.group_members
+        rows = self._c.execute(
+            select(members)
+            .where(_where((members.c.group_id, group_id), (members.c.user_id, user_id)))
+            .order_by(members.c.group_id, members.c.user_id)
+        )
+        return [GroupMember.model_validate(row._mapping) for row in rows]
+
+    def expanded_memberships(
+        self, *, group_id: UUID | None = None, user_id: UUID | None = None
+    ) -> Sequence[tuple[UUID, UUID]]:
+        view = t.group_members_expanded
+        rows = self._c.execute(
+            select(view.c.user_id, view.c.group_id)
+            .where(_where((view.c.group_id, group_id), (view.c.user_id, user_id)))
+            .order_by(view.c.group_id, view.c.user_id)
+        )
+        return [(row.user_id, row.group_id) for row in rows]
+
+    def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
+        view = t.group_members_expanded
+        return bool(
+            self._c.scalar(
+                select(
+                    exists().where(_where((view.c.user_id, user_id), (view.c.group_id, group_id)))
+                )
+            )
+        )
+
+
+class PostgresStore(Store):
+    """A store in one schema of a PostgreSQL database (15 or newer). Safe to share between
+    threads: each unit of work takes a pooled connection for the length of one transaction."""
+
+    def __init__(self, engine: Engine, *, schema: str = "public") -> None:
+        self._schema = check_schema_name(schema)
+        self._engine = engine.execution_options(
+            isolation_level="READ COMMITTED", schema_translate_map={None: self._schema}
+        )
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | URL,
+        *,
+        schema: str = "public",
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        **engine_options: Any,
+    ) -> PostgresStore:
+        """A store on the database at ``url`` (``postgresql+psycopg://…``; ``postgresql://`` and
+        libpq URIs are accepted too). Connects lazily; an already migrated database needs no
+        ``migrate()``."""
+        engine = create_engine(
+            normalize_url(url),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            **engine_options,
+        )
+        return cls(engine, schema=schema)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def schema(self) -> str:
+        return self._schema
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except (SQLAlchemyError, psycopg.Error) as exc:
+            raise translate(exc) from exc
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema to the latest version; return the versions applied (none
+        when it is current). Safe to call from many processes at once."""
+        with self._connection() as connection:
+            return apply_migrations(connection, self._schema)
+
+    def schema_version(self) -> int | None:
+        """The schema's migration version, or None when it was never migrated."""
+        with self._connection() as connection:
+            return current_version(connection, self._schema)
+
+    @staticmethod
+    def latest_schema_version() -> int:
+        return latest_version()
+
+    @contextmanager
+    def transaction(self) -> Iterator[UnitOfWork]:
+        with self._connection() as connection:
+            yield _PostgresUnitOfWork(connection)
+
+    def close(self) -> None:
+        self._engine.dispose()

@@ -1,0 +1,108 @@
+"""The tables the store queries, declared once with SQLAlchemy Core.
+
+The DDL itself (tables, constraints, functions, triggers) lives in the versioned SQL migrations
+beside this module; a test checks that every column declared here is what a migrated database has.
+Tables carry no schema: the store maps them into its own with ``schema_translate_map``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    Uuid,
+)
+
+__all__ = [
+    "group_members",
+    "group_members_expanded",
+    "groups",
+    "metadata",
+    "organization_members",
+    "organizations",
+    "schema_migrations",
+    "users",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "%(table_name)s_pkey",
+        "fk": "%(table_name)s_%(column_0_name)s_fkey",
+        "uq": "%(table_name)s_%(column_0_N_name)s_key",
+        "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+        "ck": "%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+def _timestamp(name: str) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=False)
+
+
+schema_migrations = Table(
+    "ai_schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    _timestamp("applied_at"),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    _timestamp("created_at"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("username", Text, nullable=False),
+    _timestamp("created_at"),
+)
+
+organization_members = Table(
+    "organization_members",
+    metadata,
+    Column("user_id", Uuid, nullable=False),
+    Column("organization_id", Uuid, nullable=False),
+    Column("roles", ARRAY(Text), nullable=False),
+    _timestamp("created_at"),
+    PrimaryKeyConstraint("organization_id", "user_id"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("organization_id", Uuid, nullable=False),
+    Column("name", Text, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("user_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    Column("organization_id", Uuid, nullable=False),
+    PrimaryKeyConstraint("group_id", "user_id"),
+)
+
+group_members_expanded = Table(
+    "group_members_expanded",
+    MetaData(),  # a view: queried, never created from here
+    Column("user_id", Uuid),
+    Column("group_id", Uuid),
+    Column("organization_id", Uuid),
+)
