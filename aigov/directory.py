@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+)
 
 from aigov.exceptions import (
     ConflictError,
@@ -54,8 +61,19 @@ ORGANIZATION_ROLES: tuple[OrganizationRole, ...] = (
     "organization-member",
 )
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-"""A display name: non-empty, at most 255 characters, stored as given."""
+def _storable_text(value: str) -> str:
+    """Text every store can keep: no NUL character and valid Unicode (no lone surrogates)."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (it holds a lone surrogate)") from exc
+    return value
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_storable_text)]
+"""A display name: non-empty, at most 255 characters, storable text, kept as given."""
 
 
 class _Record(BaseModel):

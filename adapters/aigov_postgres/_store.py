@@ -286,6 +286,7 @@ class PostgresStore(Store):
 
     def __init__(self, engine: Engine, *, schema: str = "public") -> None:
         self._schema = check_schema_name(schema)
+        self._pool_owner = engine
         self._engine = engine.execution_options(
             isolation_level="READ COMMITTED", schema_translate_map={None: self._schema}
         )
@@ -349,4 +350,5 @@ class PostgresStore(Store):
             yield _PostgresUnitOfWork(connection)
 
     def close(self) -> None:
-        self._engine.dispose()
+        """Close the pooled connections; a later unit of work opens new ones."""
+        self._pool_owner.dispose()

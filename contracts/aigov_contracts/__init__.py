@@ -1,0 +1,61 @@
+"""The aigov conformance suite: SPEC.md as tests, runnable against any store.
+
+A third party's whole test file::
+
+    import pytest
+    from aigov_contracts import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self):
+            store = MyStore()
+            yield store
+            store.close()
+
+Contracts that need more than ``store`` are separate classes to inherit explicitly
+(``DirectoryConcurrencyContract`` needs ``store_factory``); ``equivalence_test`` checks a store
+against the reference ``MemoryStore`` with a Hypothesis state machine.
+
+The names below load lazily, so that ``pytest -p aigov_contracts.plugin`` can turn on assertion
+rewriting for the suite's modules before any of them is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aigov_contracts.clock import ManualClock
+    from aigov_contracts.concurrency import DirectoryConcurrencyContract, StoreFactory
+    from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
+    from aigov_contracts.equivalence import directory_snapshot, equivalence_test
+    from aigov_contracts.store import StoreContract
+
+__all__ = [
+    "DirectoryConcurrencyContract",
+    "DirectoryContract",
+    "ManualClock",
+    "StoreContract",
+    "StoreFactory",
+    "StoreTransactionContract",
+    "directory_snapshot",
+    "equivalence_test",
+]
+
+_HOMES = {
+    "DirectoryConcurrencyContract": "aigov_contracts.concurrency",
+    "DirectoryContract": "aigov_contracts.directory",
+    "ManualClock": "aigov_contracts.clock",
+    "StoreContract": "aigov_contracts.store",
+    "StoreFactory": "aigov_contracts.concurrency",
+    "StoreTransactionContract": "aigov_contracts.directory",
+    "directory_snapshot": "aigov_contracts.equivalence",
+    "equivalence_test": "aigov_contracts.equivalence",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'aigov_contracts' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

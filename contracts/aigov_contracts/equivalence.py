@@ -1,0 +1,267 @@
+"""The equivalence machine: every operation on two stores, the same answers from both.
+
+``equivalence_test(candidate_factory)`` returns a Hypothesis ``RuleBasedStateMachine`` that applies
+each generated operation through ``Governance`` to the candidate store and to the reference
+(``MemoryStore``), asserts equal results or the same error class after every step, and checks the
+domain's laws on both stores as invariants. Use it as::
+
+    TestMyStoreBehavesLikeMemory = equivalence_test(my_store_factory).TestCase
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
+
+from aigov import AI_GOVERNANCE, Actor, AigovError, Governance, Store
+from aigov_contracts import strategies as ds
+from aigov_contracts.clock import ManualClock
+from aigov_memory import MemoryStore
+
+__all__ = ["directory_snapshot", "equivalence_test"]
+
+SYSTEM = Actor.system()
+Outcome = tuple[str, Any]
+
+
+def _outcome(call: Callable[[], Any]) -> Outcome:
+    try:
+        return ("ok", call())
+    except AigovError as exc:
+        return ("error", type(exc))
+
+
+def directory_snapshot(store: Store) -> dict[str, Any]:
+    """Everything the directory holds, in the store's own order: equal on equivalent stores."""
+    with store.transaction() as uow:
+        return {
+            "organizations": list(uow.list_organizations()),
+            "users": list(uow.list_users()),
+            "organization_members": list(uow.list_organization_members()),
+            "groups": list(uow.list_groups()),
+            "group_members": list(uow.list_group_members()),
+            "expanded": list(uow.expanded_memberships()),
+        }
+
+
+def _check_directory_laws(snapshot: dict[str, Any]) -> None:
+    organizations = {o.id for o in snapshot["organizations"]}
+    groups = {g.id: g for g in snapshot["groups"]}
+    members = {(m.organization_id, m.user_id) for m in snapshot["organization_members"]}
+    everyone = {g.id for g in groups.values() if g.is_everyone}
+    assert everyone == organizations, "every organization has exactly its Everyone group"
+    assert all(g.organization_id in organizations for g in groups.values())
+    for member in snapshot["group_members"]:
+        group = groups[member.group_id]
+        assert not group.is_everyone, f"direct member of an Everyone group: {member}"
+        assert member.organization_id == group.organization_id
+        assert (member.organization_id, member.user_id) in members, (
+            f"group member outside the group's organization: {member}"
+        )
+
+
+def _known(bundle: Bundle[UUID], pool: st.SearchStrategy[UUID]) -> st.SearchStrategy[UUID]:
+    """Mostly ids that were created (so operations meet), sometimes any id of the pool."""
+    return st.one_of(bundle, bundle, bundle, pool)
+
+
+def equivalence_test(
+    candidate_factory: Callable[[], Store],
+    reference_factory: Callable[[], Store] = MemoryStore,
+) -> type[RuleBasedStateMachine]:
+    """A state machine class checking that ``candidate_factory()`` stores behave like
+    ``reference_factory()`` ones. Each run gets a fresh store from each factory and closes both."""
+
+    class StoreEquivalence(RuleBasedStateMachine):
+        organizations = Bundle("organizations")
+        users = Bundle("users")
+        groups = Bundle("groups")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.clock = ManualClock()
+            self.world_made = False
+            self.stores = (candidate_factory(), reference_factory())
+            self.govs = tuple(
+                Governance(store, entitlements={AI_GOVERNANCE}, clock=self.clock)
+                for store in self.stores
+            )
+
+        def both(self, operation: Callable[[Governance], Any]) -> Any:
+            candidate, reference = (_outcome(lambda g=g: operation(g)) for g in self.govs)
+            assert candidate == reference, f"candidate {candidate!r} != reference {reference!r}"
+            return reference
+
+        def created(self, operation: Callable[[Governance], Any], key: UUID) -> Any:
+            """Run a create on both stores; the key joins the bundle when it succeeded."""
+            status, _ = self.both(operation)
+            return multiple(key) if status == "ok" else multiple()
+
+        # -- the directory -----------------------------------------------------------------------
+
+        def first_world(self) -> None:
+            """One organization with a group and a member, and a user outside it, so that
+            membership rules are exercised from the first step."""
+            if self.world_made:
+                return
+            self.world_made = True
+            org, group = ds.ORGANIZATION_IDS[0], ds.GROUP_IDS[0]
+            inside, outside = ds.USER_IDS[:2]
+            self.both(lambda g: g.create_organization(SYSTEM, org, "First", is_default=True))
+            self.both(lambda g: g.create_group(SYSTEM, group, org, "engineering"))
+            self.both(lambda g: g.create_user(SYSTEM, inside, "inside"))
+            self.both(lambda g: g.create_user(SYSTEM, outside, "outside"))
+            self.both(lambda g: g.add_organization_member(SYSTEM, inside, org))
+
+        @initialize(target=organizations)
+        def first_organizations(self) -> Any:
+            self.first_world()
+            return multiple(ds.ORGANIZATION_IDS[0])
+
+        @initialize(target=groups)
+        def first_groups(self) -> Any:
+            self.first_world()
+            return multiple(ds.GROUP_IDS[0], ds.ORGANIZATION_IDS[0])
+
+        @initialize(target=users)
+        def first_users(self) -> Any:
+            self.first_world()
+            return multiple(*ds.USER_IDS[:2])
+
+        @rule(delta=st.integers(min_value=1, max_value=10**9))
+        def advance_clock(self, delta: int) -> None:
+            self.clock.advance(timedelta(microseconds=delta))
+
+        @rule(
+            target=organizations,
+            org=ds.organization_ids(),
+            name=ds.names(),
+            is_default=st.booleans(),
+        )
+        def create_organization(self, org: UUID, name: str, is_default: bool) -> Any:
+            return self.created(
+                lambda g: g.create_organization(SYSTEM, org, name, is_default=is_default), org
+            )
+
+        @rule(
+            org=_known(organizations, ds.organization_ids()),
+            name=st.none() | ds.names(),
+            is_default=st.none() | st.booleans(),
+            deleted=st.none() | st.booleans(),
+        )
+        def update_organization(
+            self, org: UUID, name: str | None, is_default: bool | None, deleted: bool | None
+        ) -> None:
+            self.both(
+                lambda g: g.update_organization(
+                    SYSTEM, org, name=name, is_default=is_default, deleted=deleted
+                )
+            )
+
+        @rule(org=_known(organizations, ds.organization_ids()))
+        def delete_organization(self, org: UUID) -> None:
+            self.both(lambda g: g.delete_organization(SYSTEM, org))
+
+        @rule(target=users, user=ds.user_ids(), name=ds.names())
+        def create_user(self, user: UUID, name: str) -> Any:
+            return self.created(lambda g: g.create_user(SYSTEM, user, name), user)
+
+        @rule(user=_known(users, ds.user_ids()))
+        def delete_user(self, user: UUID) -> None:
+            self.both(lambda g: g.delete_user(SYSTEM, user))
+
+        @rule(
+            user=_known(users, ds.user_ids()),
+            org=_known(organizations, ds.organization_ids()),
+            roles=ds.organization_roles(),
+        )
+        def add_organization_member(self, user: UUID, org: UUID, roles: tuple[str, ...]) -> None:
+            self.both(lambda g: g.add_organization_member(SYSTEM, user, org, roles=roles))  # type: ignore[arg-type]
+
+        @rule(
+            user=_known(users, ds.user_ids()),
+            org=_known(organizations, ds.organization_ids()),
+            roles=ds.organization_roles(),
+        )
+        def set_organization_member_roles(
+            self, user: UUID, org: UUID, roles: tuple[str, ...]
+        ) -> None:
+            self.both(lambda g: g.set_organization_member_roles(SYSTEM, user, org, roles))  # type: ignore[arg-type]
+
+        @rule(user=_known(users, ds.user_ids()), org=_known(organizations, ds.organization_ids()))
+        def remove_organization_member(self, user: UUID, org: UUID) -> None:
+            self.both(lambda g: g.remove_organization_member(SYSTEM, user, org))
+
+        @rule(
+            target=groups,
+            group=ds.group_ids(),
+            org=_known(organizations, ds.organization_ids()),
+            name=ds.names(),
+        )
+        def create_group(self, group: UUID, org: UUID, name: str) -> Any:
+            return self.created(lambda g: g.create_group(SYSTEM, group, org, name), group)
+
+        @rule(group=_known(groups, ds.group_ids()))
+        def delete_group(self, group: UUID) -> None:
+            self.both(lambda g: g.delete_group(SYSTEM, group))
+
+        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        def add_group_member(self, user: UUID, group: UUID) -> None:
+            self.both(lambda g: g.add_group_member(SYSTEM, user, group))
+
+        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        def remove_group_member(self, user: UUID, group: UUID) -> None:
+            self.both(lambda g: g.remove_group_member(SYSTEM, user, group))
+
+        @rule(
+            user=_known(users, ds.user_ids()),
+            group=_known(groups, ds.group_ids()),
+            leave_organization=st.booleans(),
+        )
+        def join_then_leave(self, user: UUID, group: UUID, leave_organization: bool) -> None:
+            """Churn: join the group's organization and the group, then leave the organization
+            (the group membership must go with it) or just the group."""
+            status, found = self.both(lambda g: g.get_group(group))
+            if status != "ok":
+                return
+            org = found.organization_id
+            self.both(lambda g: g.add_organization_member(SYSTEM, user, org))
+            self.both(lambda g: g.add_group_member(SYSTEM, user, group))
+            if leave_organization:
+                self.both(lambda g: g.remove_organization_member(SYSTEM, user, org))
+            else:
+                self.both(lambda g: g.remove_group_member(SYSTEM, user, group))
+
+        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        def read_membership(self, user: UUID, group: UUID) -> None:
+            self.both(lambda g: g.is_group_member(user, group))
+            self.both(lambda g: g.list_group_members(group))
+            self.both(lambda g: g.list_user_groups(user))
+            self.both(lambda g: g.get_group(group))
+
+        # -- the laws ----------------------------------------------------------------------------
+
+        @invariant()
+        def stores_hold_the_same_directory(self) -> None:
+            candidate, reference = (directory_snapshot(store) for store in self.stores)
+            assert candidate == reference
+            _check_directory_laws(candidate)
+            _check_directory_laws(reference)
+
+        def teardown(self) -> None:
+            for store in self.stores:
+                store.close()
+
+    return StoreEquivalence

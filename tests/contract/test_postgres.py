@@ -1,0 +1,26 @@
+"""The conformance suite against PostgresStore on a real server."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from aigov_contracts import DirectoryConcurrencyContract, StoreContract
+from aigov_postgres import PostgresStore
+
+pytestmark = pytest.mark.aigov_postgres
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, postgres_store):
+        return postgres_store
+
+
+class TestPostgresStoreConcurrency(DirectoryConcurrencyContract):
+    @pytest.fixture
+    def store_factory(self, postgres_url):
+        return functools.partial(
+            PostgresStore.from_url, postgres_url.render_as_string(hide_password=False)
+        )
