@@ -1,0 +1,140 @@
+"""PostgresStore itself: migrations, schemas, URLs, and errors translated to aigov's."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from uuid import uuid4
+
+import psycopg
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.engine import URL
+
+from aigov import AI_GOVERNANCE, Actor, Governance, InvalidInputError, StorageError, TransientError
+from aigov_postgres import PostgresStore, normalize_url
+from aigov_postgres import schema as declared
+from aigov_postgres._migrations import latest_version
+from tests.postgres.conftest import SCHEMA, Directory, libpq_uri
+
+pytestmark = pytest.mark.aigov_postgres
+
+
+def test_a_new_schema_has_no_version_until_migrated(postgres_url: URL):
+    store = PostgresStore.from_url(postgres_url, schema="fresh")
+    try:
+        assert store.schema_version() is None
+        assert store.migrate() == list(range(1, latest_version() + 1))
+        assert store.schema_version() == latest_version()
+    finally:
+        store.close()
+
+
+def test_migrating_again_applies_nothing(tenant_store: PostgresStore):
+    assert tenant_store.migrate() == []
+    assert tenant_store.schema_version() == PostgresStore.latest_schema_version()
+
+
+def test_concurrent_migrations_apply_each_version_once(postgres_url: URL):
+    stores = [PostgresStore.from_url(postgres_url, schema="racing") for _ in range(6)]
+    try:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            applied = list(pool.map(lambda s: s.migrate(), stores))
+        assert sorted(applied, key=len) == [[]] * 5 + [list(range(1, latest_version() + 1))]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_an_already_migrated_database_needs_no_migrate_call(postgres_url: URL):
+    """from_url on a migrated database works straight away (the template migrated public)."""
+    store = PostgresStore.from_url(postgres_url)
+    try:
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        gov.create_user(Actor.system(), uuid4(), "ann")
+        assert len(gov.list_users()) == 1
+    finally:
+        store.close()
+
+
+def test_a_store_keeps_to_its_schema(tenant_store: PostgresStore, sql: Directory):
+    gov = Governance(tenant_store, entitlements={AI_GOVERNANCE})
+    org = uuid4()
+    gov.create_organization(Actor.system(), org, "Tenant A")
+    assert sql.scalar("SELECT count(*) FROM {s}.organizations WHERE id = %s", org) == 1
+    assert sql.scalar("SELECT count(*) FROM public.organizations") == 0
+
+
+def test_every_function_pins_its_search_path(sql: Directory):
+    unpinned = sql.scalar(
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = %s AND NOT coalesce("
+        "  EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%%'), false)",
+        SCHEMA,
+    )
+    assert unpinned == 0
+    assert sql.scalar(
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = %s",
+        SCHEMA,
+    ) >= 6
+
+
+def test_the_declared_tables_match_the_migrated_ones(tenant_store: PostgresStore):
+    inspector = inspect(tenant_store.engine)
+    for table in declared.metadata.sorted_tables:
+        actual = {c["name"]: c["nullable"] for c in inspector.get_columns(table.name, SCHEMA)}
+        expected = {c.name: c.nullable for c in table.columns}
+        assert actual == expected, table.name
+        primary_key = inspector.get_pk_constraint(table.name, SCHEMA)["constrained_columns"]
+        assert primary_key == [c.name for c in table.primary_key.columns], table.name
+    view = {c["name"] for c in inspector.get_columns("group_members_expanded", SCHEMA)}
+    assert view == {c.name for c in declared.group_members_expanded.columns}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db",
+     "postgresql://postgres:@/postgres?host=/tmp/x"],
+)
+def test_postgres_urls_are_taken_with_the_psycopg_driver(url: str):
+    assert normalize_url(url).drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "postgresql+asyncpg://u@h/db", "not a url"])
+def test_other_urls_are_invalid_input(url: str):
+    with pytest.raises(InvalidInputError):
+        PostgresStore.from_url(url)
+
+
+@pytest.mark.parametrize("schema", ["", "x" * 64, "nul\x00"])
+def test_bad_schema_names_are_invalid_input(schema: str):
+    with pytest.raises(InvalidInputError):
+        PostgresStore.from_url("postgresql://u@h/db", schema=schema)
+
+
+def test_an_unreachable_server_is_a_storage_error(tmp_path):
+    store = PostgresStore.from_url(f"postgresql://postgres@/postgres?host={tmp_path}")
+    try:
+        with pytest.raises(StorageError) as raised:
+            Governance(store, entitlements=()).list_users()
+        assert not isinstance(raised.value, TransientError)
+        assert raised.value.__cause__ is not None
+    finally:
+        store.close()
+
+
+def test_a_lock_timeout_is_a_transient_error(postgres_url: URL, sql: Directory):
+    """SQLSTATE 55P03 surfaces as TransientError, with the transaction rolled back."""
+    user = sql.user()
+    store = PostgresStore.from_url(
+        postgres_url, schema=SCHEMA, connect_args={"options": "-c lock_timeout=100"}
+    )
+    try:
+        with psycopg.connect(libpq_uri(postgres_url)) as holder:
+            holder.execute(f"SELECT 1 FROM {SCHEMA}.users WHERE id = %s FOR UPDATE", [user])
+            with pytest.raises(TransientError) as raised:
+                Governance(store, entitlements=()).delete_user(Actor.system(), user)
+            assert isinstance(raised.value.__cause__.orig, psycopg.errors.LockNotAvailable)  # type: ignore[union-attr]
+        assert sql.scalar("SELECT count(*) FROM {s}.users WHERE id = %s", user) == 1
+    finally:
+        store.close()
