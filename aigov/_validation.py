@@ -35,7 +35,7 @@ def validated(model: type[ModelT], /, **fields: Any) -> ModelT:
 
 
 def as_uuid(value: object, field: str) -> UUID:
-    """``value`` as a UUID (a UUID or its string form), or ``InvalidInputError`` naming ``field``."""
+    """``value`` as a UUID (a UUID or its string), or ``InvalidInputError`` naming ``field``."""
     if isinstance(value, UUID):
         return value
     try:

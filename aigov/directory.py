@@ -1,4 +1,4 @@
-"""The directory of SPEC §2: organizations, users, memberships, groups, and the rules that bind them.
+"""The directory of SPEC §2: organizations, users, memberships, groups, and the rules binding them.
 
 The host system owns identity; aigov keeps the minimum it needs to decide budgets and rights. The
 rules live here once, as pure functions over the facts they need; the memory store applies them as
@@ -61,6 +61,7 @@ ORGANIZATION_ROLES: tuple[OrganizationRole, ...] = (
     "organization-member",
 )
 
+
 def _storable_text(value: str) -> str:
     """Text every store can keep: no NUL character and valid Unicode (no lone surrogates)."""
     if "\x00" in value:
@@ -72,7 +73,9 @@ def _storable_text(value: str) -> str:
     return value
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_storable_text)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_storable_text)
+]
 """A display name: non-empty, at most 255 characters, storable text, kept as given."""
 
 
@@ -176,7 +179,7 @@ def check_group_deletion(group: Group) -> None:
     """Refuse deleting an Everyone group; it goes only with its organization."""
     if group.is_everyone:
         raise DirectoryRuleError(
-            f"group {group.id} is the Everyone group of its organization and is deleted only with it",
+            f"group {group.id} is the Everyone group of its organization; it goes only with it",
             constraint="groups_everyone_group_undeletable",
         )
 

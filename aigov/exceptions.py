@@ -5,9 +5,9 @@ bad input gives the same class from every store; adapters translate driver error
 place and chain the original (``raise ... from exc``)::
 
     AigovError
-    ├── InvalidInputError (ValueError)        bad input at a public boundary; keeps pydantic's errors()
-    │   └── AmountOutOfRangeError             an amount or result outside 0 … 2**63−1 (SPEC §1)
-    ├── NotFoundError (LookupError)           the thing asked for does not exist (or may not be seen)
+    ├── InvalidInputError (ValueError)        bad input at a public boundary (pydantic's errors())
+    │   └── AmountOutOfRangeError             an amount or result outside 0 … 2**63-1
+    ├── NotFoundError (LookupError)           it does not exist, or the actor may not know it does
     ├── ConflictError                         it exists already, or clashes with what exists
     ├── PolicyViolationError                  a domain rule refuses the change
     │   ├── DirectoryRuleError                a directory rule of SPEC §2 (named constraint)
@@ -22,7 +22,7 @@ place and chain the original (``raise ... from exc``)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -54,13 +54,13 @@ class InvalidInputError(AigovError, ValueError):
     input was rejected by a model, so a caller can point at the offending field.
     """
 
-    def __init__(self, message: str, *, errors: Sequence[dict[str, Any]] = ()) -> None:
+    def __init__(self, message: str, *, errors: Sequence[Mapping[str, Any]] = ()) -> None:
         super().__init__(message)
-        self.errors: tuple[dict[str, Any], ...] = tuple(errors)
+        self.errors: tuple[Mapping[str, Any], ...] = tuple(errors)
 
 
 class AmountOutOfRangeError(InvalidInputError):
-    """Raised when an amount of micros, or a result computed from one, leaves 0 … 2**63−1."""
+    """Raised when an amount of micros, or a result computed from one, leaves 0 … 2**63-1."""
 
 
 class NotFoundError(AigovError, LookupError):

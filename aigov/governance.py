@@ -47,7 +47,9 @@ class Governance:
     ``Actor.system()``; directory reads are the host's own and take no actor.
     """
 
-    def __init__(self, store: Store, *, entitlements: Iterable[str], clock: Clock = system_clock):
+    def __init__(
+        self, store: Store, *, entitlements: Iterable[str], clock: Clock = system_clock
+    ) -> None:
         if isinstance(entitlements, str):
             raise InvalidInputError("entitlements must be a collection of names, not one string")
         self._store = store
@@ -65,7 +67,9 @@ class Governance:
     def _now(self) -> datetime:
         now = self._clock()
         if now.tzinfo is None or now.utcoffset() is None:
-            raise InvalidInputError(f"the clock returned a naive datetime ({now!r}); use aware ones")
+            raise InvalidInputError(
+                f"the clock returned a naive datetime ({now!r}); use aware ones"
+            )
         return now
 
     def _directory_write(self, actor: Actor, action: str, resource: str) -> None:
@@ -272,7 +276,9 @@ class Governance:
 
     # -- group membership ------------------------------------------------------------------------
 
-    def add_group_member(self, actor: Actor, user_id: UUID | str, group_id: UUID | str) -> GroupMember:
+    def add_group_member(
+        self, actor: Actor, user_id: UUID | str, group_id: UUID | str
+    ) -> GroupMember:
         """Add a member of the group's organization to an ordinary group."""
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")

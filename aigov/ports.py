@@ -13,7 +13,14 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 from uuid import UUID
 
-from aigov.directory import Group, GroupMember, Organization, OrganizationMember, OrganizationRole, User
+from aigov.directory import (
+    Group,
+    GroupMember,
+    Organization,
+    OrganizationMember,
+    OrganizationRole,
+    User,
+)
 
 __all__ = ["DirectoryUnitOfWork", "Store", "UnitOfWork"]
 
@@ -56,7 +63,7 @@ class DirectoryUnitOfWork(Protocol):
         ...
 
     def delete_user(self, user_id: UUID) -> None:
-        """Delete a user and everything of theirs (memberships). NotFoundError when there is none."""
+        """Delete a user and everything of theirs. NotFoundError when there is none."""
         ...
 
     def get_user(self, user_id: UUID) -> User | None:

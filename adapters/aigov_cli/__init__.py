@@ -1,4 +1,5 @@
 """The aigov command."""
 
+
 def main() -> None:
     raise SystemExit(0)

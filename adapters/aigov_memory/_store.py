@@ -105,7 +105,9 @@ class _MemoryUnitOfWork(UnitOfWork):
                 self._pop(self._t.group_members, key)
         for key in [k for k in self._t.organization_members if k[0] == organization_id]:
             self._pop(self._t.organization_members, key)
-        for group_id in [g.id for g in self._t.groups.values() if g.organization_id == organization_id]:
+        for group_id in [
+            g.id for g in self._t.groups.values() if g.organization_id == organization_id
+        ]:
             self._pop(self._t.groups, group_id)
         self._pop(self._t.organizations, organization_id)
 

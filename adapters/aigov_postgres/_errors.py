@@ -42,7 +42,13 @@ _DIRECTORY_RULES: Final = frozenset(
         "group_members_no_truncate",
         *(
             f"{table}_key_columns_immutable"
-            for table in ("organizations", "users", "organization_members", "groups", "group_members")
+            for table in (
+                "organizations",
+                "users",
+                "organization_members",
+                "groups",
+                "group_members",
+            )
         ),
     }
 )
@@ -56,7 +62,7 @@ def _driver_error(exc: BaseException) -> psycopg.Error | None:
     return None
 
 
-def translate(exc: SQLAlchemyError | psycopg.Error) -> AigovError:
+def translate(exc: SQLAlchemyError | psycopg.Error) -> AigovError:  # noqa: PLR0911 - a table
     """The aigov error for a driver error; the caller raises it ``from exc``."""
     error = _driver_error(exc)
     if error is None:

@@ -107,4 +107,5 @@ def current_version(connection: Connection, schema: str) -> int | None:
     )
     if not exists:
         return None
-    return connection.scalar(select(func.max(schema_migrations.c.version)))
+    version = connection.scalar(select(func.max(schema_migrations.c.version)))
+    return None if version is None else int(version)

@@ -196,7 +196,9 @@ class _PostgresUnitOfWork(UnitOfWork):
         members = t.organization_members
         rows = self._c.execute(
             select(members)
-            .where(_where((members.c.organization_id, organization_id), (members.c.user_id, user_id)))
+            .where(
+                _where((members.c.organization_id, organization_id), (members.c.user_id, user_id))
+            )
             .order_by(members.c.organization_id, members.c.user_id)
         )
         return [OrganizationMember.model_validate(row._mapping) for row in rows]

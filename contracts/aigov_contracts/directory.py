@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
@@ -35,8 +34,8 @@ class _GovernanceFixtures:
         return ManualClock()
 
     @pytest.fixture
-    def gov(self, store: Store, clock: ManualClock) -> Iterator[Governance]:
-        yield Governance(store, entitlements={AI_GOVERNANCE}, clock=clock)
+    def gov(self, store: Store, clock: ManualClock) -> Governance:
+        return Governance(store, entitlements={AI_GOVERNANCE}, clock=clock)
 
     @pytest.fixture
     def org(self, gov: Governance) -> UUID:
@@ -67,7 +66,9 @@ class DirectoryContract(_GovernanceFixtures):
 
     # -- organizations ---------------------------------------------------------------------------
 
-    def test_an_organization_is_stored_as_created(self, gov: Governance, clock: ManualClock):
+    def test_an_organization_is_stored_as_created(
+        self, gov: Governance, clock: ManualClock
+    ) -> None:
         """A created organization reads back equal, stamped with the clock's time."""
         organization_id = uuid4()
         created = gov.create_organization(SYSTEM, organization_id, "Acme", is_default=True)
@@ -75,7 +76,9 @@ class DirectoryContract(_GovernanceFixtures):
         assert created.created_at == clock()
         assert (created.is_default, created.deleted) == (True, False)
 
-    def test_an_organization_comes_with_its_everyone_group(self, gov: Governance, org: UUID):
+    def test_an_organization_comes_with_its_everyone_group(
+        self, gov: Governance, org: UUID
+    ) -> None:
         """Every organization has exactly one Everyone group whose id equals the organization's."""
         assert gov.get_group(org) == Group(id=org, organization_id=org, name=EVERYONE_GROUP_NAME)
         assert gov.get_group(org).is_everyone
@@ -83,20 +86,20 @@ class DirectoryContract(_GovernanceFixtures):
             gov.get_group(org)
         ]
 
-    def test_an_organization_id_cannot_be_reused(self, gov: Governance, org: UUID):
+    def test_an_organization_id_cannot_be_reused(self, gov: Governance, org: UUID) -> None:
         """Creating an organization whose id exists is a ConflictError."""
         with pytest.raises(ConflictError):
             gov.create_organization(SYSTEM, org, "Again")
 
-    def test_an_organization_id_cannot_be_a_group_id(self, gov: Governance, group: UUID):
+    def test_an_organization_id_cannot_be_a_group_id(self, gov: Governance, group: UUID) -> None:
         """An organization whose id is an existing group's cannot get its Everyone group."""
         with pytest.raises(ConflictError):
             gov.create_organization(SYSTEM, group, "Clash")
         with pytest.raises(NotFoundError):
             gov.get_organization(group)
 
-    def test_at_most_one_organization_is_the_default(self, gov: Governance, org: UUID):
-        """A second default organization is a ConflictError naming the rule, on create and update."""
+    def test_at_most_one_organization_is_the_default(self, gov: Governance, org: UUID) -> None:
+        """A second default organization is a ConflictError naming the rule (create and update)."""
         first = uuid4()
         gov.create_organization(SYSTEM, first, "First", is_default=True)
         with pytest.raises(ConflictError) as raised:
@@ -110,7 +113,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_updating_an_organization_changes_only_what_is_given(
         self, gov: Governance, org: UUID
-    ):
+    ) -> None:
         """Omitted fields keep their values; the change is stored."""
         before = gov.get_organization(org)
         after = gov.update_organization(SYSTEM, org, deleted=True)
@@ -118,13 +121,13 @@ class DirectoryContract(_GovernanceFixtures):
         assert gov.get_organization(org) == after
         assert gov.update_organization(SYSTEM, org, name="Renamed").name == "Renamed"
 
-    def test_updating_an_unknown_organization_is_not_found(self, gov: Governance):
+    def test_updating_an_unknown_organization_is_not_found(self, gov: Governance) -> None:
         with pytest.raises(NotFoundError):
             gov.update_organization(SYSTEM, uuid4(), name="Nobody")
 
     def test_deleting_an_organization_deletes_its_groups_and_memberships(
         self, gov: Governance, org: UUID, member: UUID, group: UUID
-    ):
+    ) -> None:
         """Its groups, Everyone included, and every membership of them go with it."""
         gov.add_group_member(SYSTEM, member, group)
         gov.delete_organization(SYSTEM, org)
@@ -135,11 +138,11 @@ class DirectoryContract(_GovernanceFixtures):
         assert gov.list_user_groups(member) == []
         assert gov.get_user(member).id == member  # the user stays
 
-    def test_deleting_an_unknown_organization_is_not_found(self, gov: Governance):
+    def test_deleting_an_unknown_organization_is_not_found(self, gov: Governance) -> None:
         with pytest.raises(NotFoundError):
             gov.delete_organization(SYSTEM, uuid4())
 
-    def test_organizations_are_listed_in_id_order(self, gov: Governance):
+    def test_organizations_are_listed_in_id_order(self, gov: Governance) -> None:
         ids = [uuid4() for _ in range(4)]
         for n, organization_id in enumerate(ids):
             gov.create_organization(SYSTEM, organization_id, f"org {n}")
@@ -147,19 +150,19 @@ class DirectoryContract(_GovernanceFixtures):
 
     # -- users -----------------------------------------------------------------------------------
 
-    def test_a_user_is_stored_as_created(self, gov: Governance):
+    def test_a_user_is_stored_as_created(self, gov: Governance) -> None:
         user_id = uuid4()
         created = gov.create_user(SYSTEM, user_id, "ann")
         assert gov.get_user(user_id) == created
         assert gov.list_users() == [created]
 
-    def test_a_user_id_cannot_be_reused(self, gov: Governance, user: UUID):
+    def test_a_user_id_cannot_be_reused(self, gov: Governance, user: UUID) -> None:
         with pytest.raises(ConflictError):
             gov.create_user(SYSTEM, user, "bob")
 
     def test_deleting_a_user_deletes_their_memberships(
         self, gov: Governance, org: UUID, member: UUID, group: UUID
-    ):
+    ) -> None:
         """Deleting a user deletes everything of theirs (SPEC §2: cascade)."""
         gov.add_group_member(SYSTEM, member, group)
         gov.delete_user(SYSTEM, member)
@@ -169,11 +172,11 @@ class DirectoryContract(_GovernanceFixtures):
         assert gov.list_group_members(group) == []
         assert gov.list_group_members(org) == []
 
-    def test_deleting_an_unknown_user_is_not_found(self, gov: Governance):
+    def test_deleting_an_unknown_user_is_not_found(self, gov: Governance) -> None:
         with pytest.raises(NotFoundError):
             gov.delete_user(SYSTEM, uuid4())
 
-    def test_reading_an_unknown_user_is_not_found(self, gov: Governance):
+    def test_reading_an_unknown_user_is_not_found(self, gov: Governance) -> None:
         with pytest.raises(NotFoundError):
             gov.get_user(uuid4())
         with pytest.raises(NotFoundError):
@@ -183,7 +186,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_an_organization_member_is_a_member_of_its_everyone_group(
         self, gov: Governance, org: UUID, user: UUID
-    ):
+    ) -> None:
         """Organization membership is Everyone membership; nobody is added to Everyone directly."""
         assert not gov.is_group_member(user, org)
         gov.add_organization_member(SYSTEM, user, org, roles=["organization-admin"])
@@ -193,7 +196,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_organization_roles_are_stored_as_a_sorted_set(
         self, gov: Governance, org: UUID, user: UUID, clock: ManualClock
-    ):
+    ) -> None:
         member = gov.add_organization_member(
             SYSTEM,
             user,
@@ -204,25 +207,27 @@ class DirectoryContract(_GovernanceFixtures):
         assert member.created_at == clock()
         assert gov.get_organization_member(user, org) == member
 
-    def test_roles_can_be_replaced(self, gov: Governance, org: UUID, member: UUID):
+    def test_roles_can_be_replaced(self, gov: Governance, org: UUID, member: UUID) -> None:
         updated = gov.set_organization_member_roles(SYSTEM, member, org, ["organization-auditor"])
         assert updated.roles == ("organization-auditor",)
         assert gov.get_organization_member(member, org) == updated
 
-    def test_unknown_roles_are_invalid_input(self, gov: Governance, org: UUID, user: UUID):
+    def test_unknown_roles_are_invalid_input(self, gov: Governance, org: UUID, user: UUID) -> None:
         with pytest.raises(InvalidInputError):
-            gov.add_organization_member(SYSTEM, user, org, roles=["owner"])
+            gov.add_organization_member(SYSTEM, user, org, roles=["owner"])  # type: ignore[list-item]
         with pytest.raises(InvalidInputError):
             gov.add_organization_member(SYSTEM, user, org, roles="organization-admin")  # type: ignore[arg-type]
         assert gov.list_organization_members(organization_id=org) == []
 
-    def test_setting_roles_of_a_non_member_is_not_found(self, gov: Governance, org: UUID, user: UUID):
+    def test_setting_roles_of_a_non_member_is_not_found(
+        self, gov: Governance, org: UUID, user: UUID
+    ) -> None:
         with pytest.raises(NotFoundError):
             gov.set_organization_member_roles(SYSTEM, user, org, [])
 
     def test_membership_needs_an_existing_user_and_organization(
         self, gov: Governance, org: UUID, user: UUID
-    ):
+    ) -> None:
         with pytest.raises(NotFoundError):
             gov.add_organization_member(SYSTEM, uuid4(), org)
         with pytest.raises(NotFoundError):
@@ -230,13 +235,13 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_joining_an_organization_twice_is_a_conflict(
         self, gov: Governance, org: UUID, member: UUID
-    ):
+    ) -> None:
         with pytest.raises(ConflictError):
             gov.add_organization_member(SYSTEM, member, org)
 
     def test_leaving_an_organization_ends_its_group_memberships_only(
         self, gov: Governance, org: UUID, member: UUID, group: UUID
-    ):
+    ) -> None:
         """Removing a user from an organization removes their memberships of its groups, and
         of no other organization's groups."""
         other_org, other_group = uuid4(), uuid4()
@@ -252,11 +257,13 @@ class DirectoryContract(_GovernanceFixtures):
         assert not gov.is_group_member(member, group)
         assert gov.list_user_groups(member) == sorted([other_org, other_group])
 
-    def test_removing_a_non_member_is_not_found(self, gov: Governance, org: UUID, user: UUID):
+    def test_removing_a_non_member_is_not_found(
+        self, gov: Governance, org: UUID, user: UUID
+    ) -> None:
         with pytest.raises(NotFoundError):
             gov.remove_organization_member(SYSTEM, user, org)
 
-    def test_organization_members_are_listed_in_key_order(self, gov: Governance):
+    def test_organization_members_are_listed_in_key_order(self, gov: Governance) -> None:
         orgs, users = [uuid4(), uuid4()], [uuid4(), uuid4(), uuid4()]
         for organization_id in orgs:
             gov.create_organization(SYSTEM, organization_id, f"org {organization_id}")
@@ -277,7 +284,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     # -- groups ----------------------------------------------------------------------------------
 
-    def test_a_group_is_stored_as_created(self, gov: Governance, org: UUID):
+    def test_a_group_is_stored_as_created(self, gov: Governance, org: UUID) -> None:
         group_id = uuid4()
         created = gov.create_group(SYSTEM, group_id, org, "engineering")
         assert gov.get_group(group_id) == created
@@ -286,13 +293,13 @@ class DirectoryContract(_GovernanceFixtures):
             [created, gov.get_group(org)], key=lambda g: g.id
         )
 
-    def test_a_group_needs_an_existing_organization(self, gov: Governance):
+    def test_a_group_needs_an_existing_organization(self, gov: Governance) -> None:
         with pytest.raises(NotFoundError):
             gov.create_group(SYSTEM, uuid4(), uuid4(), "orphans")
 
     def test_a_group_id_cannot_be_reused_even_an_everyone_group_id(
         self, gov: Governance, org: UUID, group: UUID
-    ):
+    ) -> None:
         other = uuid4()
         gov.create_organization(SYSTEM, other, "Other")
         with pytest.raises(ConflictError):
@@ -302,7 +309,9 @@ class DirectoryContract(_GovernanceFixtures):
         with pytest.raises(ConflictError):
             gov.create_group(SYSTEM, other, org, "someone else's everyone")
 
-    def test_group_names_are_unique_within_an_organization(self, gov: Governance, org: UUID):
+    def test_group_names_are_unique_within_an_organization(
+        self, gov: Governance, org: UUID
+    ) -> None:
         gov.create_group(SYSTEM, uuid4(), org, "ops")
         with pytest.raises(ConflictError):
             gov.create_group(SYSTEM, uuid4(), org, "ops")
@@ -314,7 +323,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_deleting_a_group_deletes_its_memberships(
         self, gov: Governance, member: UUID, group: UUID
-    ):
+    ) -> None:
         gov.add_group_member(SYSTEM, member, group)
         gov.delete_group(SYSTEM, group)
         with pytest.raises(NotFoundError):
@@ -323,14 +332,14 @@ class DirectoryContract(_GovernanceFixtures):
             gov.list_group_members(group)
         assert not gov.is_group_member(member, group)
 
-    def test_an_everyone_group_cannot_be_deleted(self, gov: Governance, org: UUID):
+    def test_an_everyone_group_cannot_be_deleted(self, gov: Governance, org: UUID) -> None:
         """An Everyone group is deleted only with its organization: DirectoryRuleError."""
         with pytest.raises(DirectoryRuleError) as raised:
             gov.delete_group(SYSTEM, org)
         assert raised.value.constraint == "groups_everyone_group_undeletable"
         assert gov.get_group(org).is_everyone
 
-    def test_deleting_an_unknown_group_is_not_found(self, gov: Governance):
+    def test_deleting_an_unknown_group_is_not_found(self, gov: Governance) -> None:
         with pytest.raises(NotFoundError):
             gov.delete_group(SYSTEM, uuid4())
 
@@ -338,7 +347,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_an_organization_member_can_join_its_groups(
         self, gov: Governance, org: UUID, member: UUID, group: UUID
-    ):
+    ) -> None:
         added = gov.add_group_member(SYSTEM, member, group)
         assert (added.user_id, added.group_id, added.organization_id) == (member, group, org)
         assert gov.is_group_member(member, group)
@@ -347,7 +356,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_only_organization_members_join_its_groups(
         self, gov: Governance, user: UUID, group: UUID
-    ):
+    ) -> None:
         """Adding a non-member of the group's organization is a MembershipInvariantError."""
         with pytest.raises(MembershipInvariantError) as raised:
             gov.add_group_member(SYSTEM, user, group)
@@ -356,7 +365,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_members_of_another_organization_do_not_join(
         self, gov: Governance, user: UUID, group: UUID
-    ):
+    ) -> None:
         other = uuid4()
         gov.create_organization(SYSTEM, other, "Other")
         gov.add_organization_member(SYSTEM, user, other)
@@ -365,7 +374,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_nobody_joins_an_everyone_group_directly(
         self, gov: Governance, org: UUID, member: UUID, user: UUID
-    ):
+    ) -> None:
         """Adding members to an Everyone group is a DirectoryRuleError naming the rule."""
         for someone in (member, user):
             with pytest.raises(DirectoryRuleError) as raised:
@@ -374,7 +383,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_joining_needs_an_existing_user_and_group(
         self, gov: Governance, member: UUID, group: UUID
-    ):
+    ) -> None:
         with pytest.raises(NotFoundError):
             gov.add_group_member(SYSTEM, uuid4(), group)
         with pytest.raises(NotFoundError):
@@ -382,12 +391,12 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_joining_a_group_twice_is_a_conflict(
         self, gov: Governance, member: UUID, group: UUID
-    ):
+    ) -> None:
         gov.add_group_member(SYSTEM, member, group)
         with pytest.raises(ConflictError):
             gov.add_group_member(SYSTEM, member, group)
 
-    def test_leaving_a_group(self, gov: Governance, org: UUID, member: UUID, group: UUID):
+    def test_leaving_a_group(self, gov: Governance, org: UUID, member: UUID, group: UUID) -> None:
         gov.add_group_member(SYSTEM, member, group)
         gov.remove_group_member(SYSTEM, member, group)
         assert not gov.is_group_member(member, group)
@@ -395,7 +404,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_leaving_a_group_one_is_not_in_is_not_found(
         self, gov: Governance, org: UUID, member: UUID, group: UUID
-    ):
+    ) -> None:
         """Only direct members leave a group: nobody is a direct member of an Everyone group."""
         with pytest.raises(NotFoundError):
             gov.remove_group_member(SYSTEM, member, group)
@@ -404,7 +413,7 @@ class DirectoryContract(_GovernanceFixtures):
 
     def test_expanded_membership_is_group_members_and_organization_members(
         self, gov: Governance, org: UUID, group: UUID
-    ):
+    ) -> None:
         users = [uuid4() for _ in range(3)]
         for user_id in users:
             gov.create_user(SYSTEM, user_id, "someone")
@@ -415,7 +424,7 @@ class DirectoryContract(_GovernanceFixtures):
         assert gov.list_group_members(group) == sorted([users[0], users[2]])
         assert [gov.is_group_member(u, group) for u in users] == [True, False, True]
 
-    def test_membership_of_unknown_things_is_false(self, gov: Governance):
+    def test_membership_of_unknown_things_is_false(self, gov: Governance) -> None:
         assert not gov.is_group_member(uuid4(), uuid4())
 
     # -- the boundary ----------------------------------------------------------------------------
@@ -423,7 +432,9 @@ class DirectoryContract(_GovernanceFixtures):
     @pytest.mark.parametrize(
         "name", ["", "x" * 256, "nul\x00", "lone\ud800"], ids=["empty", "256", "nul", "surrogate"]
     )
-    def test_bad_names_are_invalid_input_and_store_nothing(self, gov: Governance, name: str):
+    def test_bad_names_are_invalid_input_and_store_nothing(
+        self, gov: Governance, name: str
+    ) -> None:
         organization_id = uuid4()
         with pytest.raises(InvalidInputError):
             gov.create_organization(SYSTEM, organization_id, name)
@@ -432,12 +443,14 @@ class DirectoryContract(_GovernanceFixtures):
         assert gov.list_organizations() == []
         assert gov.list_users() == []
 
-    def test_names_are_kept_as_given(self, gov: Governance, org: UUID):
+    def test_names_are_kept_as_given(self, gov: Governance, org: UUID) -> None:
         for name in ("  Spaced  ", "Ünïcödé ✓", "x" * 255, "CASE"):
             assert gov.create_group(SYSTEM, uuid4(), org, name).name == name
         assert {g.name for g in gov.list_groups(organization_id=org)} >= {"  Spaced  ", "CASE"}
 
-    def test_ids_may_be_given_as_strings_and_bad_ones_are_invalid_input(self, gov: Governance):
+    def test_ids_may_be_given_as_strings_and_bad_ones_are_invalid_input(
+        self, gov: Governance
+    ) -> None:
         organization_id = uuid4()
         gov.create_organization(SYSTEM, str(organization_id), "Acme")
         assert gov.get_organization(str(organization_id)).id == organization_id
@@ -445,7 +458,7 @@ class DirectoryContract(_GovernanceFixtures):
             with pytest.raises(InvalidInputError):
                 gov.get_organization(bad)  # type: ignore[arg-type]
 
-    def test_directory_writes_are_the_systems(self, gov: Governance, org: UUID, user: UUID):
+    def test_directory_writes_are_the_systems(self, gov: Governance, org: UUID, user: UUID) -> None:
         """A user actor, whatever its site roles, gets ForbiddenError for directory writes."""
         owner = Actor.user(user, site_roles=("owner",))
         with pytest.raises(ForbiddenError):
@@ -461,7 +474,7 @@ class DirectoryContract(_GovernanceFixtures):
 class StoreTransactionContract:
     """The unit of work of ``aigov.ports.Store``: all or nothing."""
 
-    def test_a_unit_of_work_that_raises_stores_nothing(self, store: Store):
+    def test_a_unit_of_work_that_raises_stores_nothing(self, store: Store) -> None:
         user_id = uuid4()
         with pytest.raises(RuntimeError), store.transaction() as uow:
             uow.add_user(_user(user_id))
@@ -469,7 +482,7 @@ class StoreTransactionContract:
         with store.transaction() as uow:
             assert uow.get_user(user_id) is None
 
-    def test_a_refused_write_undoes_the_writes_before_it(self, store: Store):
+    def test_a_refused_write_undoes_the_writes_before_it(self, store: Store) -> None:
         first, second = uuid4(), uuid4()
         with pytest.raises(ConflictError), store.transaction() as uow:
             uow.add_user(_user(first))
@@ -478,14 +491,14 @@ class StoreTransactionContract:
         with store.transaction() as uow:
             assert uow.list_users() == []
 
-    def test_a_unit_of_work_that_ends_normally_commits(self, store: Store):
+    def test_a_unit_of_work_that_ends_normally_commits(self, store: Store) -> None:
         user_id = uuid4()
         with store.transaction() as uow:
             uow.add_user(_user(user_id))
         with store.transaction() as uow:
             assert uow.get_user(user_id) == _user(user_id)
 
-    def test_closing_twice_is_harmless(self, store: Store):
+    def test_closing_twice_is_harmless(self, store: Store) -> None:
         store.close()
         store.close()
 

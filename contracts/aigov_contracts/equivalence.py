@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -100,7 +101,7 @@ def equivalence_test(
             )
 
         def both(self, operation: Callable[[Governance], Any]) -> Any:
-            candidate, reference = (_outcome(lambda g=g: operation(g)) for g in self.govs)
+            candidate, reference = (_outcome(partial(operation, gov)) for gov in self.govs)
             assert candidate == reference, f"candidate {candidate!r} != reference {reference!r}"
             return reference
 

@@ -43,8 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "aigov_store_factory: a contract that needs the store_factory fixture "
         "(several handles on the same data)",
     )
-    config.addinivalue_line(
-        "markers", "aigov_postgres: a test that needs a real PostgreSQL server"
-    )
+    config.addinivalue_line("markers", "aigov_postgres: a test that needs a real PostgreSQL server")
     if not config.getoption("hypothesis_profile", default=None):
         settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")

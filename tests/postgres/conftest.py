@@ -66,9 +66,7 @@ class Directory:
 
     def user(self) -> UUID:
         user_id = uuid4()
-        self.c.execute(
-            f"INSERT INTO {SCHEMA}.users (id, username) VALUES (%s, 'ann')", [user_id]
-        )
+        self.c.execute(f"INSERT INTO {SCHEMA}.users (id, username) VALUES (%s, 'ann')", [user_id])
         return user_id
 
     def org_member(self, user_id: UUID, organization_id: UUID) -> None:

@@ -22,9 +22,10 @@ def refused(sql: Directory, query: str, *params: object) -> psycopg.Error:
 
 def test_inserting_an_organization_creates_its_everyone_group(sql: Directory):
     org = sql.organization()
-    assert sql.scalar(
-        "SELECT name FROM {s}.groups WHERE id = %s AND organization_id = %s", org, org
-    ) == "Everyone"
+    assert (
+        sql.scalar("SELECT name FROM {s}.groups WHERE id = %s AND organization_id = %s", org, org)
+        == "Everyone"
+    )
 
 
 def test_an_insert_of_user_and_group_fills_the_organization(sql: Directory):
@@ -32,9 +33,9 @@ def test_an_insert_of_user_and_group_fills_the_organization(sql: Directory):
     user, group = sql.user(), sql.group(org)
     sql.org_member(user, org)
     sql.group_member(user, group)
-    assert sql.scalar(
-        "SELECT organization_id FROM {s}.group_members WHERE user_id = %s", user
-    ) == org
+    assert (
+        sql.scalar("SELECT organization_id FROM {s}.group_members WHERE user_id = %s", user) == org
+    )
 
 
 def test_group_expanded_membership_and_the_predicate(sql: Directory):
@@ -45,9 +46,9 @@ def test_group_expanded_membership_and_the_predicate(sql: Directory):
     sql.group_member(user, group)
     assert sql.scalar("SELECT {s}.is_group_member(%s, %s)", user, org) is True
     assert sql.scalar("SELECT {s}.is_group_member(%s, %s)", user, group) is True
-    assert sql.scalar(
-        "SELECT count(*) FROM {s}.group_members_expanded WHERE user_id = %s", user
-    ) == 2
+    assert (
+        sql.scalar("SELECT count(*) FROM {s}.group_members_expanded WHERE user_id = %s", user) == 2
+    )
 
 
 def test_leaving_an_organization_removes_its_group_memberships_only(sql: Directory):
@@ -92,7 +93,9 @@ def test_deleting_an_organization_takes_its_everyone_group(sql: Directory):
 def test_a_group_member_outside_the_organization_is_refused(sql: Directory):
     org = sql.organization()
     user, group = sql.user(), sql.group(org)
-    error = refused(sql, "INSERT INTO {s}.group_members (user_id, group_id) VALUES (%s, %s)", user, group)
+    error = refused(
+        sql, "INSERT INTO {s}.group_members (user_id, group_id) VALUES (%s, %s)", user, group
+    )
     assert isinstance(error, errors.ForeignKeyViolation)
     assert error.diag.constraint_name == "group_members_organization_member_fkey"
 
@@ -115,7 +118,9 @@ def test_a_mismatched_organization_is_refused(sql: Directory):
 def test_direct_members_of_an_everyone_group_are_refused(sql: Directory):
     org, user = sql.organization(), sql.user()
     sql.org_member(user, org)
-    error = refused(sql, "INSERT INTO {s}.group_members (user_id, group_id) VALUES (%s, %s)", user, org)
+    error = refused(
+        sql, "INSERT INTO {s}.group_members (user_id, group_id) VALUES (%s, %s)", user, org
+    )
     assert isinstance(error, errors.CheckViolation)
     assert error.diag.constraint_name == "group_members_not_everyone_group"
 
@@ -154,9 +159,7 @@ def test_key_columns_cannot_be_updated(sql: Directory, table: str, column: str):
 def test_other_columns_can_be_updated(sql: Directory):
     org, user = sql.organization(), sql.user()
     sql.org_member(user, org)
-    sql.c.execute(
-        f"UPDATE {SCHEMA}.organization_members SET roles = '{{organization-admin}}'"
-    )
+    sql.c.execute(f"UPDATE {SCHEMA}.organization_members SET roles = '{{organization-admin}}'")
     sql.c.execute(f"UPDATE {SCHEMA}.groups SET name = 'Everybody' WHERE id = %s", [org])
     sql.c.execute(f"UPDATE {SCHEMA}.organization_members SET user_id = user_id")  # unchanged key
 
@@ -177,7 +180,9 @@ def test_truncating_membership_tables_is_refused(
     sql.org_member(user, org)
     error = refused(sql, statement)
     assert error.diag.constraint_name in (
-        [constraint] if constraint else ["organization_members_no_truncate", "group_members_no_truncate"]
+        [constraint]
+        if constraint
+        else ["organization_members_no_truncate", "group_members_no_truncate"]
     )
     assert sql.scalar("SELECT count(*) FROM {s}.organization_members") == 1
 

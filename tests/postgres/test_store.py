@@ -72,11 +72,14 @@ def test_every_function_pins_its_search_path(sql: Directory):
         SCHEMA,
     )
     assert unpinned == 0
-    assert sql.scalar(
-        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE n.nspname = %s",
-        SCHEMA,
-    ) >= 6
+    assert (
+        sql.scalar(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s",
+            SCHEMA,
+        )
+        >= 6
+    )
 
 
 def test_the_declared_tables_match_the_migrated_ones(tenant_store: PostgresStore):
@@ -93,8 +96,12 @@ def test_the_declared_tables_match_the_migrated_ones(tenant_store: PostgresStore
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db",
-     "postgresql://postgres:@/postgres?host=/tmp/x"],
+    [
+        "postgresql://u@h/db",
+        "postgres://u@h/db",
+        "postgresql+psycopg://u@h/db",
+        "postgresql://postgres:@/postgres?host=/tmp/x",
+    ],
 )
 def test_postgres_urls_are_taken_with_the_psycopg_driver(url: str):
     assert normalize_url(url).drivername == "postgresql+psycopg"
