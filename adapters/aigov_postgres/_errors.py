@@ -84,4 +84,5 @@ def translate(exc: SQLAlchemyError | psycopg.Error) -> AigovError:  # noqa: PLR0
         return ConflictError(message, constraint=constraint)
     if sqlstate.startswith(("22", "23")):
         return InvalidInputError(message)
-    return StorageError(f"the PostgreSQL store failed: {message} (SQLSTATE {sqlstate})")
+    code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    return StorageError(f"the PostgreSQL store failed: {message}{code}")
