@@ -36,7 +36,8 @@ def test_every_error_is_exported_and_drawn_in_the_tree():
     for cls in classes:
         assert cls.__name__ in aigov.__all__
         assert f"── {cls.__name__}" in exceptions.__doc__ or cls is exceptions.AigovError
-        assert cls.__doc__ and cls.__doc__.startswith("Raised"), cls.__name__
+        assert cls.__doc__ is not None
+        assert cls.__doc__.startswith("Raised"), cls.__name__
 
 
 def test_errors_mix_in_the_builtin_they_resemble():
