@@ -38,6 +38,7 @@ __all__ = [
     "OrganizationMember",
     "OrganizationRole",
     "User",
+    "canonical_roles",
     "check_group_deletion",
     "check_group_member",
     "check_new_organization",
@@ -112,8 +113,12 @@ class OrganizationMember(_Record):
     @field_validator("roles")
     @classmethod
     def _canonical_roles(cls, roles: tuple[OrganizationRole, ...]) -> tuple[OrganizationRole, ...]:
-        """Roles are a set; one sorted spelling makes equal memberships compare equal."""
-        return tuple(sorted(set(roles)))
+        return canonical_roles(roles)
+
+
+def canonical_roles(roles: Iterable[OrganizationRole]) -> tuple[OrganizationRole, ...]:
+    """Roles are a set; one sorted spelling makes equal memberships compare equal."""
+    return tuple(sorted(set(roles)))
 
 
 class Group(_Record):

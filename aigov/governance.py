@@ -11,16 +11,20 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
+from pydantic import TypeAdapter, ValidationError
+
 from aigov._validation import as_uuid, validated
 from aigov.actor import Actor
 from aigov.clock import Clock, system_clock
 from aigov.directory import (
+    ORGANIZATION_ROLES,
     Group,
     GroupMember,
     Organization,
     OrganizationMember,
     OrganizationRole,
     User,
+    canonical_roles,
 )
 from aigov.exceptions import ForbiddenError, InvalidInputError, NotFoundError
 from aigov.ports import Store, UnitOfWork
@@ -200,13 +204,7 @@ class Governance:
         """Replace the organization roles of a member."""
         user_key = as_uuid(user_id, "user_id")
         organization_key = as_uuid(organization_id, "organization_id")
-        checked = validated(
-            OrganizationMember,
-            user_id=user_key,
-            organization_id=organization_key,
-            roles=_roles(roles),
-            created_at=self._now(),
-        ).roles
+        checked = canonical_roles(_roles(roles))
         self._directory_write(actor, "update member of", "organization")
         return self._run(
             lambda uow: uow.set_organization_member_roles(user_key, organization_key, checked)
@@ -318,13 +316,20 @@ class Governance:
         return self._run(lambda uow: uow.is_group_member(user_key, group_key))
 
 
+_ROLES = TypeAdapter(tuple[OrganizationRole, ...])
+
+
 def _roles(roles: Iterable[OrganizationRole]) -> tuple[OrganizationRole, ...]:
+    """Organization roles from the caller: a collection of known names, not one string."""
     if isinstance(roles, str):
         raise InvalidInputError("roles must be a collection of role names, not one string")
     try:
-        return tuple(roles)
-    except TypeError as exc:
-        raise InvalidInputError(f"roles must be a collection of role names: {exc}") from exc
+        return _ROLES.validate_python(roles)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"roles must be organization roles {ORGANIZATION_ROLES}, not {roles!r}",
+            errors=exc.errors(include_url=False),
+        ) from exc
 
 
 def _optional_uuid(value: UUID | str | None, field: str) -> UUID | None:

@@ -9,7 +9,12 @@ import pytest
 from sqlalchemy.engine import URL
 
 from aigov_postgres import PostgresStore
-from aigov_postgres.testing import PostgresUnavailableError, TestDatabases, shared_databases
+from aigov_postgres.testing import (
+    PostgresUnavailableError,
+    TestDatabases,
+    server_url,
+    shared_databases,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -44,6 +49,8 @@ def postgres_url(postgres_databases: TestDatabases) -> Iterator[URL]:
     postgres_databases.drop(url)
 
 
-def pytest_report_header() -> str:
-    source = os.environ.get("AIGOV_TEST_DATABASE_URL")
-    return f"aigov: PostgreSQL from {'AIGOV_TEST_DATABASE_URL' if source else 'the provider chain'}"
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which PostgreSQL the run used, so a log shows the Postgres suites really ran."""
+    if server_url.cache_info().currsize:
+        url, source = server_url()
+        terminalreporter.write_line(f"aigov: PostgreSQL from {source}: {url}")
