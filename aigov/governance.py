@@ -6,15 +6,17 @@ of the store, so that a caller never half-applies a change and never reaches wha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
 
+from aigov import pricebook_seed as embedded_seed
 from aigov._validation import as_uuid, validated
 from aigov.actor import Actor
+from aigov.authorization import may_manage_prices
 from aigov.clock import Clock, system_clock
 from aigov.directory import (
     ORGANIZATION_ROLES,
@@ -26,15 +28,34 @@ from aigov.directory import (
     User,
     canonical_roles,
 )
-from aigov.exceptions import ForbiddenError, InvalidInputError, NotFoundError
+from aigov.exceptions import (
+    AmountOutOfRangeError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
 from aigov.ports import Store, UnitOfWork
+from aigov.prices import (
+    Identifier,
+    ModelKey,
+    ModelPrice,
+    Prices,
+    PriceSource,
+    SeedResult,
+    effective_prices,
+    parse_seed,
+    plan_custom_price,
+)
 
-__all__ = ["AI_GOVERNANCE", "Governance"]
+__all__ = ["AI_GOVERNANCE", "Governance", "PriceListing"]
 
 AI_GOVERNANCE = "ai_governance"
 """The entitlement that enables budgets, overrides and spend (SPEC §6.3)."""
 
 T = TypeVar("T")
+
+PriceListing = Literal["effective", "pricebook", "custom", "all"]
+_SYSTEM = Actor.system()
 
 
 def _found(value: T | None, resource: str, key: object) -> T:
@@ -78,8 +99,7 @@ class Governance:
 
     def _directory_write(self, actor: Actor, action: str, resource: str) -> None:
         """Directory writes belong to the host's identity sync (SPEC §6.1: system only)."""
-        if not isinstance(actor, Actor):
-            raise InvalidInputError(f"actor must be an aigov.Actor, not {type(actor).__name__}")
+        _check_actor(actor)
         if not actor.is_system:
             raise ForbiddenError(
                 f"{actor} may not {action} {resource}: directory writes are the system's",
@@ -314,6 +334,145 @@ class Governance:
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         return self._run(lambda uow: uow.is_group_member(user_key, group_key))
+
+    # -- prices ----------------------------------------------------------------------------------
+
+    def _require_price_manager(self, actor: Actor, action: str) -> None:
+        _check_actor(actor)
+        if not may_manage_prices(actor):
+            raise ForbiddenError(
+                f"{actor} may not {action}: managing prices needs the owner role",
+                actor=actor,
+                action=action,
+                resource="price",
+            )
+
+    def apply_price_book(
+        self,
+        seed: str | bytes | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        actor: Actor = _SYSTEM,
+    ) -> SeedResult:
+        """Apply a price-book seed (JSON text or bytes, or a list of dicts); None applies the
+        embedded seed. The whole batch is validated first, and applied in one transaction:
+        new models inserted, changed prices rewritten, the rest untouched (SPEC §3.2)."""
+        rows = parse_seed(embedded_seed.SEED_JSON if seed is None else seed)
+        self._require_price_manager(actor, "apply a price-book seed")
+        now = self._now()
+        return self._run(lambda uow: uow.apply_seed(rows, now))
+
+    def get_model_price(self, provider: str, model: str) -> ModelPrice | None:
+        """The price in effect for a model: its custom price, else its price-book price, else
+        None."""
+        key = _model_key(provider, model)
+        rows = self._run(lambda uow: uow.list_model_prices(provider=key[0], model=key[1]))
+        chosen = effective_prices(rows)
+        return chosen[0] if chosen else None
+
+    def list_model_prices(
+        self,
+        provider: str | None = None,
+        model: str | None = None,
+        source: PriceListing = "effective",
+    ) -> Sequence[ModelPrice]:
+        """Prices sorted by ``(provider, model[, source])``: the price in effect per model
+        (``"effective"``), the rows of one source (``"pricebook"``, ``"custom"``), or every row
+        (``"all"``)."""
+        if source not in ("effective", "all", "pricebook", "custom"):
+            raise InvalidInputError(
+                f"source must be 'effective', 'pricebook', 'custom' or 'all', not {source!r}"
+            )
+        provider_key = None if provider is None else _identifier(provider, "provider")
+        model_key = None if model is None else _identifier(model, "model")
+        stored_source: PriceSource | None = (
+            None if source in ("effective", "all") else source  # type: ignore[assignment]
+        )
+        rows = self._run(
+            lambda uow: uow.list_model_prices(
+                provider=provider_key, model=model_key, source=stored_source
+            )
+        )
+        return effective_prices(rows) if source == "effective" else rows
+
+    def set_custom_price(
+        self,
+        actor: Actor,
+        provider: str,
+        model: str,
+        *,
+        input_price: int | None,
+        output_price: int | None,
+        cache_read_price: int | None,
+        cache_write_price: int | None,
+    ) -> ModelPrice:
+        """Set (create or replace) an administrator's price for a model; it takes precedence
+        over the price book and no seed overwrites it. Setting the same prices again writes
+        nothing."""
+        key = _model_key(provider, model)
+        prices = _prices(
+            input_price=input_price,
+            output_price=output_price,
+            cache_read_price=cache_read_price,
+            cache_write_price=cache_write_price,
+        )
+        self._require_price_manager(actor, "set a custom price")
+        now = self._now()
+
+        def work(uow: UnitOfWork) -> ModelPrice:
+            existing = uow.list_model_prices(provider=key[0], model=key[1], source="custom")
+            current = existing[0] if existing else None
+            planned = plan_custom_price(current, key[0], key[1], prices, now)
+            if planned is None:
+                assert current is not None
+                return current
+            uow.put_custom_price(planned)
+            return planned
+
+        return self._run(work)
+
+    def delete_custom_price(self, actor: Actor, provider: str, model: str) -> ModelPrice:
+        """Delete a model's custom price (its price-book price, if any, is in effect again) and
+        return what was deleted. NotFoundError when it has none."""
+        key = _model_key(provider, model)
+        self._require_price_manager(actor, "delete a custom price")
+        return self._run(lambda uow: uow.delete_custom_price(*key))
+
+
+def _check_actor(actor: object) -> None:
+    if not isinstance(actor, Actor):
+        raise InvalidInputError(f"actor must be an aigov.Actor, not {type(actor).__name__}")
+
+
+_IDENTIFIER = TypeAdapter(Identifier)
+
+
+def _identifier(value: object, field: str) -> str:
+    try:
+        return _IDENTIFIER.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"invalid {field} {value!r}: {exc.errors()[0]['msg']}",
+            errors=exc.errors(include_url=False),
+        ) from exc
+
+
+def _model_key(provider: object, model: object) -> ModelKey:
+    return (_identifier(provider, "provider"), _identifier(model, "model"))
+
+
+def _prices(**prices: object) -> Prices:
+    """Prices from the caller: integers ≥ 0 (micros per 1M tokens) or None, strictly."""
+    try:
+        return Prices.model_validate(prices)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        kind = (
+            AmountOutOfRangeError
+            if all(e["type"] in {"greater_than_equal", "less_than_equal"} for e in errors)
+            else InvalidInputError
+        )
+        fields = ", ".join(f"{e['loc'][0]}: {e['msg']}" for e in errors)
+        raise kind(f"invalid prices: {fields}", errors=errors) from exc
 
 
 _ROLES = TypeAdapter(tuple[OrganizationRole, ...])

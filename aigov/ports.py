@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -21,8 +22,9 @@ from aigov.directory import (
     OrganizationRole,
     User,
 )
+from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 
-__all__ = ["DirectoryUnitOfWork", "Store", "UnitOfWork"]
+__all__ = ["DirectoryUnitOfWork", "PriceUnitOfWork", "Store", "UnitOfWork"]
 
 
 class DirectoryUnitOfWork(Protocol):
@@ -169,8 +171,42 @@ class DirectoryUnitOfWork(Protocol):
         ...
 
 
-class UnitOfWork(DirectoryUnitOfWork, Protocol):
-    """Everything one transaction can do; later concerns (prices, budgets, spend) join here."""
+class PriceUnitOfWork(Protocol):
+    """The price book (SPEC §3)."""
+
+    def apply_seed(self, rows: Sequence[SeedRow], now: datetime) -> SeedResult:
+        """Apply validated seed rows (no key twice) as ``pricebook`` prices and return exact counts.
+
+        A new ``(provider, model)`` is inserted with ``created_at = updated_at = now``; a stored
+        pricebook row is rewritten (``updated_at = now``) only if some price differs, NULL vs a
+        value and NULL vs 0 included; an unchanged row is not written at all. Rows absent from
+        the seed and every ``custom`` row are left untouched. Concurrent applications run one
+        after another, so the counts are exact.
+        """
+        ...
+
+    def list_model_prices(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        source: PriceSource | None = None,
+    ) -> Sequence[ModelPrice]:
+        """Stored price rows, optionally of one provider, model or source, ordered by
+        ``(provider, model, source)``."""
+        ...
+
+    def put_custom_price(self, price: ModelPrice) -> None:
+        """Create or replace the ``custom`` row of ``price``'s model with exactly these values."""
+        ...
+
+    def delete_custom_price(self, provider: str, model: str) -> ModelPrice:
+        """Delete a model's ``custom`` row and return it. NotFoundError when there is none."""
+        ...
+
+
+class UnitOfWork(DirectoryUnitOfWork, PriceUnitOfWork, Protocol):
+    """Everything one transaction can do; later concerns (budgets, spend) join here."""
 
 
 class Store(Protocol):

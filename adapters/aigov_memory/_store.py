@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
@@ -28,6 +29,7 @@ from aigov.directory import (
 )
 from aigov.exceptions import ConflictError, NotFoundError
 from aigov.ports import Store, UnitOfWork
+from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow, plan_seed, seed_result
 
 __all__ = ["MemoryStore"]
 
@@ -46,6 +48,7 @@ class _Tables:
         self.organization_members: dict[tuple[UUID, UUID], OrganizationMember] = {}
         self.groups: dict[UUID, Group] = {}
         self.group_members: dict[tuple[UUID, UUID], GroupMember] = {}
+        self.model_prices: dict[tuple[str, str, PriceSource], ModelPrice] = {}
 
 
 class _MemoryUnitOfWork(UnitOfWork):
@@ -299,6 +302,62 @@ class _MemoryUnitOfWork(UnitOfWork):
             group_id,
             user_id,
         ) in self._t.organization_members
+
+    # -- prices ----------------------------------------------------------------------------------
+
+    def apply_seed(self, rows: Sequence[SeedRow], now: datetime) -> SeedResult:
+        pricebook = {
+            price.key: price
+            for price in self._t.model_prices.values()
+            if price.source == "pricebook"
+        }
+        plan = plan_seed(rows, pricebook)
+        for row in plan.insert:
+            self._put_price(row, "pricebook", created_at=now, updated_at=now)
+        for row in plan.update:
+            self._put_price(
+                row, "pricebook", created_at=pricebook[row.key].created_at, updated_at=now
+            )
+        return seed_result(plan)
+
+    def _put_price(
+        self, row: SeedRow, source: PriceSource, *, created_at: datetime, updated_at: datetime
+    ) -> None:
+        price = ModelPrice(
+            provider=row.provider,
+            model=row.model,
+            source=source,
+            created_at=created_at,
+            updated_at=updated_at,
+            **row.prices().model_dump(),
+        )
+        self._put(self._t.model_prices, (row.provider, row.model, source), price)
+
+    def list_model_prices(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        source: PriceSource | None = None,
+    ) -> Sequence[ModelPrice]:
+        return [
+            price
+            for key, price in sorted(self._t.model_prices.items())
+            if provider in (None, key[0]) and model in (None, key[1]) and source in (None, key[2])
+        ]
+
+    def put_custom_price(self, price: ModelPrice) -> None:
+        self._put(self._t.model_prices, (price.provider, price.model, "custom"), price)
+
+    def delete_custom_price(self, provider: str, model: str) -> ModelPrice:
+        key: tuple[str, str, PriceSource] = (provider, model, "custom")
+        price = self._t.model_prices.get(key)
+        if price is None:
+            raise NotFoundError(
+                f"no custom price for {provider}/{model}", resource="price", key=(provider, model)
+            )
+        self._pop(self._t.model_prices, key)
+        return price
 
 
 class MemoryStore(Store):

@@ -15,6 +15,7 @@ from aigov_postgres.schema import schema_migrations
 
 __all__ = [
     "Migration",
+    "advisory_lock_key",
     "apply_migrations",
     "check_schema_name",
     "current_version",
@@ -65,8 +66,9 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
-def _lock_key(schema: str) -> int:
-    digest = hashlib.blake2b(f"aigov migrate {schema}".encode(), digest_size=8).digest()
+def advisory_lock_key(purpose: str, schema: str) -> int:
+    """A stable 64-bit advisory lock key for one purpose in one schema."""
+    digest = hashlib.blake2b(f"aigov {purpose} {schema}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -75,7 +77,9 @@ def apply_migrations(connection: Connection, schema: str) -> list[int]:
     versions applied. Concurrent callers wait on a transaction-scoped advisory lock, so each
     migration runs once."""
     quoted = quote_ident(schema)
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(schema)})
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_lock_key("migrate", schema)}
+    )
     connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
     connection.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
     connection.exec_driver_sql(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -39,8 +41,9 @@ from aigov.directory import (
     User,
     everyone_group,
 )
-from aigov.exceptions import InvalidInputError, NotFoundError
+from aigov.exceptions import InvalidInputError, NotFoundError, StorageError
 from aigov.ports import Store, UnitOfWork
+from aigov.prices import PRICE_FIELDS, ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
 from aigov_postgres._migrations import (
@@ -49,6 +52,7 @@ from aigov_postgres._migrations import (
     current_version,
     latest_version,
 )
+from aigov_postgres._seed import SeedStatement
 
 __all__ = ["PostgresStore", "normalize_url"]
 
@@ -76,8 +80,9 @@ def _missing(resource: str, key: object, message: str) -> NotFoundError:
 
 
 class _PostgresUnitOfWork(UnitOfWork):
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, seed: SeedStatement) -> None:
         self._c = connection
+        self._seed = seed
 
     def _one_or_missing(self, statement: Any, resource: str, key: object, message: str) -> Row[Any]:
         row = self._c.execute(statement).first()
@@ -281,6 +286,66 @@ class _PostgresUnitOfWork(UnitOfWork):
             )
         )
 
+    # -- prices ----------------------------------------------------------------------------------
+
+    def apply_seed(self, rows: Sequence[SeedRow], now: datetime) -> SeedResult:
+        driver = self._c.connection.driver_connection
+        if driver is None:
+            raise StorageError("the connection was closed")
+        return self._seed.apply(driver, rows, now)
+
+    def list_model_prices(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        source: PriceSource | None = None,
+    ) -> Sequence[ModelPrice]:
+        prices = t.model_prices
+        rows = self._c.execute(
+            select(prices)
+            .where(
+                _where(
+                    (prices.c.provider, provider),
+                    (prices.c.model, model),
+                    (prices.c.source, source),
+                )
+            )
+            .order_by(prices.c.provider, prices.c.model, prices.c.source)
+        )
+        return [ModelPrice.model_validate(row._mapping) for row in rows]
+
+    def put_custom_price(self, price: ModelPrice) -> None:
+        values = price.model_dump() | {"source": "custom"}
+        statement = pg_insert(t.model_prices).values(values)
+        self._c.execute(
+            statement.on_conflict_do_update(
+                index_elements=["provider", "model", "source"],
+                set_={
+                    column: statement.excluded[column]
+                    for column in (*PRICE_FIELDS, "created_at", "updated_at")
+                },
+            )
+        )
+
+    def delete_custom_price(self, provider: str, model: str) -> ModelPrice:
+        prices = t.model_prices
+        row = self._one_or_missing(
+            delete(prices)
+            .where(
+                _where(
+                    (prices.c.provider, provider),
+                    (prices.c.model, model),
+                    (prices.c.source, "custom"),
+                )
+            )
+            .returning(*prices.c),
+            "price",
+            (provider, model),
+            f"no custom price for {provider}/{model}",
+        )
+        return ModelPrice.model_validate(row._mapping)
+
 
 class PostgresStore(Store):
     """A store in one schema of a PostgreSQL database (15 or newer). Safe to share between
@@ -289,6 +354,7 @@ class PostgresStore(Store):
     def __init__(self, engine: Engine, *, schema: str = "public") -> None:
         self._schema = check_schema_name(schema)
         self._pool_owner = engine
+        self._seed = SeedStatement(self._schema)
         self._engine = engine.execution_options(
             isolation_level="READ COMMITTED", schema_translate_map={None: self._schema}
         )
@@ -349,7 +415,7 @@ class PostgresStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
         with self._connection() as connection:
-            yield _PostgresUnitOfWork(connection)
+            yield _PostgresUnitOfWork(connection, self._seed)
 
     def close(self) -> None:
         """Close the pooled connections; a later unit of work opens new ones."""

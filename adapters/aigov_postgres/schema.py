@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -25,6 +26,7 @@ __all__ = [
     "group_members_expanded",
     "groups",
     "metadata",
+    "model_prices",
     "organization_members",
     "organizations",
     "schema_migrations",
@@ -97,6 +99,21 @@ group_members = Table(
     Column("group_id", Uuid, nullable=False),
     Column("organization_id", Uuid, nullable=False),
     PrimaryKeyConstraint("group_id", "user_id"),
+)
+
+model_prices = Table(
+    "ai_model_prices",
+    metadata,
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("input_price", BigInteger),
+    Column("output_price", BigInteger),
+    Column("cache_read_price", BigInteger),
+    Column("cache_write_price", BigInteger),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    PrimaryKeyConstraint("provider", "model", "source"),
 )
 
 group_members_expanded = Table(
