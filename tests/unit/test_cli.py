@@ -15,12 +15,12 @@ def test_migrate_then_status_on_a_given_database(postgres_url):
     url = postgres_url.render_as_string(hide_password=False)
     migrated = runner.invoke(app, ["migrate", "--database-url", url, "--schema", "cli"])
     assert migrated.exit_code == 0, migrated.output
-    assert "applied migrations: 1" in migrated.output
+    assert "applied migrations: 1, 2" in migrated.output
     again = runner.invoke(app, ["migrate", "--database-url", url, "--schema", "cli"])
     assert "nothing (already current)" in again.output
     shown = runner.invoke(app, ["status", "--schema", "cli"], env={"AIGOV_DATABASE_URL": url})
     assert shown.exit_code == 0, shown.output
-    assert "1 (current)" in shown.output
+    assert "2 (current)" in shown.output
     assert "organizations" in shown.output
 
 
