@@ -29,29 +29,32 @@ if TYPE_CHECKING:
     from aigov_contracts.clock import ManualClock
     from aigov_contracts.concurrency import DirectoryConcurrencyContract, StoreFactory
     from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
-    from aigov_contracts.equivalence import directory_snapshot, equivalence_test
+    from aigov_contracts.equivalence import equivalence_test, store_snapshot
+    from aigov_contracts.prices import PriceBookContract
     from aigov_contracts.store import StoreContract
 
 __all__ = [
     "DirectoryConcurrencyContract",
     "DirectoryContract",
     "ManualClock",
+    "PriceBookContract",
     "StoreContract",
     "StoreFactory",
     "StoreTransactionContract",
-    "directory_snapshot",
     "equivalence_test",
+    "store_snapshot",
 ]
 
 _HOMES = {
     "DirectoryConcurrencyContract": "aigov_contracts.concurrency",
     "DirectoryContract": "aigov_contracts.directory",
     "ManualClock": "aigov_contracts.clock",
+    "PriceBookContract": "aigov_contracts.prices",
     "StoreContract": "aigov_contracts.store",
     "StoreFactory": "aigov_contracts.concurrency",
     "StoreTransactionContract": "aigov_contracts.directory",
-    "directory_snapshot": "aigov_contracts.equivalence",
     "equivalence_test": "aigov_contracts.equivalence",
+    "store_snapshot": "aigov_contracts.equivalence",
 }
 
 

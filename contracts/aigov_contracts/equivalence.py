@@ -10,6 +10,7 @@ domain's laws on both stores as invariants. Use it as::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -27,11 +28,12 @@ from hypothesis.stateful import (
 )
 
 from aigov import AI_GOVERNANCE, Actor, AigovError, Governance, Store
+from aigov.prices import PRICE_FIELDS
 from aigov_contracts import strategies as ds
 from aigov_contracts.clock import ManualClock
 from aigov_memory import MemoryStore
 
-__all__ = ["directory_snapshot", "equivalence_test"]
+__all__ = ["equivalence_test", "store_snapshot"]
 
 SYSTEM = Actor.system()
 Outcome = tuple[str, Any]
@@ -44,10 +46,11 @@ def _outcome(call: Callable[[], Any]) -> Outcome:
         return ("error", type(exc))
 
 
-def directory_snapshot(store: Store) -> dict[str, Any]:
-    """Everything the directory holds, in the store's own order: equal on equivalent stores."""
+def store_snapshot(store: Store) -> dict[str, Any]:
+    """Everything the store holds, in the store's own order: equal on equivalent stores."""
     with store.transaction() as uow:
         return {
+            "model_prices": list(uow.list_model_prices()),
             "organizations": list(uow.list_organizations()),
             "users": list(uow.list_users()),
             "organization_members": list(uow.list_organization_members()),
@@ -252,11 +255,55 @@ def equivalence_test(
             self.both(lambda g: g.list_user_groups(user))
             self.both(lambda g: g.get_group(group))
 
+        # -- the price book ----------------------------------------------------------------------
+
+        @rule(seed=ds.seeds(), as_json=st.booleans())
+        def apply_price_book(self, seed: list[Any], as_json: bool) -> None:
+            payload = json.dumps(seed) if as_json else seed
+            self.both(lambda g: g.apply_price_book(payload))
+
+        @rule(
+            provider=st.sampled_from(ds.PROVIDERS),
+            model=st.sampled_from(ds.MODELS),
+            field=st.sampled_from(PRICE_FIELDS),
+            value=st.sampled_from([None, 0, 1]),
+        )
+        def reseed_one_price(
+            self, provider: str, model: str, field: str, value: int | None
+        ) -> None:
+            """Re-apply a stored price-book row with one price changed (often NULL <-> 0), or
+            unchanged: the near misses an unchanged-row filter must tell apart."""
+            status, rows = self.both(
+                lambda g: g.list_model_prices(provider=provider, model=model, source="pricebook")
+            )
+            if status != "ok" or not rows:
+                return
+            element = rows[0].model_dump(include={"provider", "model", *PRICE_FIELDS})
+            self.both(lambda g: g.apply_price_book([{**element, field: value}]))
+
+        @rule(
+            provider=st.sampled_from(ds.PROVIDERS),
+            model=st.sampled_from(ds.MODELS),
+            prices=ds.price_fields(),
+        )
+        def set_custom_price(self, provider: str, model: str, prices: dict[str, Any]) -> None:
+            self.both(lambda g: g.set_custom_price(SYSTEM, provider, model, **prices))
+
+        @rule(provider=st.sampled_from(ds.PROVIDERS), model=st.sampled_from(ds.MODELS))
+        def delete_custom_price(self, provider: str, model: str) -> None:
+            self.both(lambda g: g.delete_custom_price(SYSTEM, provider, model))
+
+        @rule(provider=st.sampled_from(ds.PROVIDERS), model=st.sampled_from(ds.MODELS))
+        def read_prices(self, provider: str, model: str) -> None:
+            self.both(lambda g: g.get_model_price(provider, model))
+            self.both(lambda g: g.list_model_prices(provider=provider))
+            self.both(lambda g: g.list_model_prices(model=model, source="all"))
+
         # -- the laws ----------------------------------------------------------------------------
 
         @invariant()
         def stores_hold_the_same_directory(self) -> None:
-            candidate, reference = (directory_snapshot(store) for store in self.stores)
+            candidate, reference = (store_snapshot(store) for store in self.stores)
             assert candidate == reference
             _check_directory_laws(candidate)
             _check_directory_laws(reference)

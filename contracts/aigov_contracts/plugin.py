@@ -14,6 +14,7 @@ pytest.register_assert_rewrite(
     "aigov_contracts.concurrency",
     "aigov_contracts.directory",
     "aigov_contracts.equivalence",
+    "aigov_contracts.prices",
     "aigov_contracts.store",
 )
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
+from aigov_contracts.prices import PriceBookContract
 
 __all__ = ["StoreContract"]
 
 
-class StoreContract(StoreTransactionContract, DirectoryContract):
+class StoreContract(StoreTransactionContract, DirectoryContract, PriceBookContract):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""
