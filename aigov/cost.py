@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
+from aigov.exceptions import InvalidInputError
 from aigov.money import MICROS_PER_UNIT, check_micros
 from aigov.prices import Prices
 
@@ -18,9 +19,17 @@ Tokens = Annotated[int, Strict(), Field(ge=0)]
 
 
 class TokenUsage(BaseModel):
-    """Tokens of one request, by kind."""
+    """Tokens of one request, by kind: integers ≥ 0. Bad counts are InvalidInputError."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **counts: Any) -> None:
+        try:
+            super().__init__(**counts)
+        except ValidationError as exc:
+            raise InvalidInputError(
+                f"invalid token usage: {exc}", errors=exc.errors(include_url=False)
+            ) from exc
 
     input_tokens: Tokens = 0
     output_tokens: Tokens = 0
