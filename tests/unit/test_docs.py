@@ -18,9 +18,12 @@ def python_blocks(page: str) -> list[str]:
     return BLOCK.findall((ROOT / page).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("code", python_blocks("README.md"))
-def test_readme_examples_run(code: str):
-    exec(compile(code, "README.md", "exec"), {})
+@pytest.mark.parametrize(
+    ("page", "code"),
+    [(page, code) for page in ("README.md", "docs/prices.md") for code in python_blocks(page)],
+)
+def test_examples_run(page: str, code: str):
+    exec(compile(code, page, "exec"), {})
 
 
 def test_the_adapter_guides_test_file_passes(tmp_path: Path):
