@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from aigov.exceptions import InvalidInputError
+from aigov.exceptions import AmountOutOfRangeError, InvalidInputError
 
-__all__ = ["as_uuid", "validated"]
+__all__ = ["as_uuid", "error_class", "validated"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -22,6 +23,17 @@ def _message(what: str, exc: ValidationError) -> str:
         for error in exc.errors()
     )
     return f"invalid {what}: {details}"
+
+
+_RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal"})
+
+
+def error_class(errors: Sequence[Mapping[str, Any]]) -> type[InvalidInputError]:
+    """AmountOutOfRangeError when every fault is a bound (an amount outside 0 … 2**63-1), else
+    InvalidInputError: the class a caller catches says what kind of mistake it was."""
+    if errors and all(error["type"] in _RANGE_ERRORS for error in errors):
+        return AmountOutOfRangeError
+    return InvalidInputError
 
 
 def validated(model: type[ModelT], /, **fields: Any) -> ModelT:

@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import TypeAdapter, ValidationError
 
 from aigov import pricebook_seed as embedded_seed
-from aigov._validation import as_uuid, validated
+from aigov._validation import as_uuid, error_class, validated
 from aigov.actor import Actor
 from aigov.authorization import may_manage_prices
 from aigov.clock import Clock, system_clock
@@ -29,7 +29,6 @@ from aigov.directory import (
     canonical_roles,
 )
 from aigov.exceptions import (
-    AmountOutOfRangeError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
@@ -466,11 +465,7 @@ def _prices(**prices: object) -> Prices:
         return Prices.model_validate(prices)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        kind = (
-            AmountOutOfRangeError
-            if all(e["type"] in {"greater_than_equal", "less_than_equal"} for e in errors)
-            else InvalidInputError
-        )
+        kind = error_class(errors)
         fields = ", ".join(f"{e['loc'][0]}: {e['msg']}" for e in errors)
         raise kind(f"invalid prices: {fields}", errors=errors) from exc
 

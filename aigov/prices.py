@@ -21,8 +21,9 @@ from pydantic import (
     ValidationError,
 )
 
+from aigov._validation import error_class
 from aigov.directory import Name
-from aigov.exceptions import AmountOutOfRangeError, ConflictError, InvalidInputError
+from aigov.exceptions import ConflictError
 from aigov.money import Micros
 
 if TYPE_CHECKING:
@@ -115,12 +116,6 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{where}: {error['msg']}"
 
 
-def _is_range_error(error: Mapping[str, Any]) -> bool:
-    return error["type"] in {"greater_than_equal", "less_than_equal"} and any(
-        part in PRICE_FIELDS for part in error["loc"]
-    )
-
-
 def parse_seed(seed: str | bytes | Sequence[Mapping[str, Any]]) -> list[SeedRow]:
     """The validated rows of a seed given as JSON text or a list of dicts.
 
@@ -136,7 +131,7 @@ def parse_seed(seed: str | bytes | Sequence[Mapping[str, Any]]) -> list[SeedRow]
             rows = _SEED.validate_python(seed, strict=True)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        kind = AmountOutOfRangeError if all(map(_is_range_error, errors)) else InvalidInputError
+        kind = error_class(errors)
         details = "; ".join(_describe(error) for error in errors[:10])
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
         raise kind(f"invalid seed: {details}{more}", errors=errors) from exc

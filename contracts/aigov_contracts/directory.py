@@ -7,7 +7,6 @@ from uuid import UUID, uuid4
 import pytest
 
 from aigov import (
-    AI_GOVERNANCE,
     EVERYONE_GROUP_NAME,
     Actor,
     ConflictError,
@@ -21,6 +20,7 @@ from aigov import (
     Store,
     User,
 )
+from aigov_contracts._fixtures import GovernanceFixtures
 from aigov_contracts.clock import ManualClock
 
 __all__ = ["DirectoryContract", "StoreTransactionContract"]
@@ -28,14 +28,8 @@ __all__ = ["DirectoryContract", "StoreTransactionContract"]
 SYSTEM = Actor.system()
 
 
-class _GovernanceFixtures:
-    @pytest.fixture
-    def clock(self) -> ManualClock:
-        return ManualClock()
-
-    @pytest.fixture
-    def gov(self, store: Store, clock: ManualClock) -> Governance:
-        return Governance(store, entitlements={AI_GOVERNANCE}, clock=clock)
+class DirectoryFixtures(GovernanceFixtures):
+    """An organization, a user, a member and a group, made through the facade."""
 
     @pytest.fixture
     def org(self, gov: Governance) -> UUID:
@@ -61,7 +55,7 @@ class _GovernanceFixtures:
         return group_id
 
 
-class DirectoryContract(_GovernanceFixtures):
+class DirectoryContract(DirectoryFixtures):
     """Organizations, users, memberships and groups behave as SPEC §2 says."""
 
     # -- organizations ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from uuid import uuid4
 import pytest
 
 from aigov import (
-    AI_GOVERNANCE,
     Actor,
     AmountOutOfRangeError,
     ConflictError,
@@ -19,10 +18,10 @@ from aigov import (
     InvalidInputError,
     NotFoundError,
     SiteRole,
-    Store,
 )
 from aigov import pricebook_seed as embedded
 from aigov.money import MAX_MICROS
+from aigov_contracts._fixtures import GovernanceFixtures
 from aigov_contracts.clock import ManualClock
 
 __all__ = ["PriceBookContract"]
@@ -39,16 +38,8 @@ def row(provider: str = "openai", model: str = "gpt-x", *prices: int | None) -> 
 CUSTOM = {"input_price": 1, "output_price": 2, "cache_read_price": None, "cache_write_price": 0}
 
 
-class PriceBookContract:
+class PriceBookContract(GovernanceFixtures):
     """Prices, the seed upsert and custom prices behave as SPEC §1 and §3 say."""
-
-    @pytest.fixture
-    def clock(self) -> ManualClock:
-        return ManualClock()
-
-    @pytest.fixture
-    def gov(self, store: Store, clock: ManualClock) -> Governance:
-        return Governance(store, entitlements={AI_GOVERNANCE}, clock=clock)
 
     # -- §3.2 the seed upsert --------------------------------------------------------------------
 
