@@ -16,7 +16,13 @@ from pydantic import TypeAdapter, ValidationError
 from aigov import pricebook_seed as embedded_seed
 from aigov._validation import as_uuid, error_class, validated
 from aigov.actor import Actor
-from aigov.authorization import may_manage_prices
+from aigov.authorization import Need, authorize, may_manage_prices
+from aigov.budgets import (
+    GroupAIBudget,
+    UserAIBudgetOverride,
+    plan_group_budget,
+    plan_override,
+)
 from aigov.clock import Clock, system_clock
 from aigov.directory import (
     ORGANIZATION_ROLES,
@@ -29,10 +35,12 @@ from aigov.directory import (
     canonical_roles,
 )
 from aigov.exceptions import (
+    FeatureDisabledError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
 )
+from aigov.money import Micros
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import (
     Identifier,
@@ -435,6 +443,126 @@ class Governance:
         key = _model_key(provider, model)
         self._require_price_manager(actor, "delete a custom price")
         return self._run(lambda uow: uow.delete_custom_price(*key))
+
+    # -- group budgets and user overrides --------------------------------------------------------
+
+    def _require_feature(self) -> None:
+        """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""
+        if AI_GOVERNANCE not in self._entitlements:
+            raise FeatureDisabledError(
+                "AI governance is not enabled: Governance(..., entitlements={'ai_governance'})"
+            )
+
+    def _authorize(self, actor: Actor, action: str, *needs: Need) -> None:
+        _check_actor(actor)
+        authorize(actor, action, needs)
+
+    def get_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
+        """The group's budget. NotFoundError when the group has none (no limit is enforced)."""
+        self._require_feature()
+        key = as_uuid(group_id, "group_id")
+        self._authorize(actor, "read the budget of", Need("read_group", key))
+        budget = self._run(lambda uow: uow.get_group_budget(key))
+        return _found(budget, "group budget", key)
+
+    def upsert_group_budget(
+        self, actor: Actor, group_id: UUID | str, spend_limit_micros: int
+    ) -> GroupAIBudget:
+        """Create or replace the group's per-member limit (SPEC §4). Setting the same limit
+        again writes nothing."""
+        self._require_feature()
+        key = as_uuid(group_id, "group_id")
+        limit = _limit(spend_limit_micros)
+        self._authorize(actor, "set the budget of", Need("update_group", key))
+        now = self._now()
+
+        def work(uow: UnitOfWork) -> GroupAIBudget:
+            existing = uow.get_group_budget(key)
+            planned = plan_group_budget(existing, key, limit, now)
+            if planned is None:
+                return _found(existing, "group budget", key)
+            uow.put_group_budget(planned)
+            return planned
+
+        return self._run(work)
+
+    def delete_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
+        """Delete the group's budget (no limit is enforced for it afterwards); return it."""
+        self._require_feature()
+        key = as_uuid(group_id, "group_id")
+        self._authorize(actor, "delete the budget of", Need("update_group", key))
+        return self._run(lambda uow: uow.delete_group_budget(key))
+
+    def get_user_budget_override(self, actor: Actor, user_id: UUID | str) -> UserAIBudgetOverride:
+        """The user's override. NotFoundError when there is none."""
+        self._require_feature()
+        key = as_uuid(user_id, "user_id")
+        self._authorize(actor, "read the budget override of", Need("read_user", key))
+        override = self._run(lambda uow: uow.get_override(key))
+        return _found(override, "override", key)
+
+    def upsert_user_budget_override(
+        self,
+        actor: Actor,
+        user_id: UUID | str,
+        group_id: UUID | str,
+        spend_limit_micros: int,
+    ) -> UserAIBudgetOverride:
+        """Create, replace or move the user's override: it supersedes group budgets for them and
+        attributes their spend to ``group_id``, of which they must be a member (SPEC §5). Needs
+        update rights on the user and on the group, and on the old group when it moves."""
+        self._require_feature()
+        user_key = as_uuid(user_id, "user_id")
+        group_key = as_uuid(group_id, "group_id")
+        limit = _limit(spend_limit_micros)
+        action = "set the budget override of"
+        self._authorize(
+            actor, action, Need("update_user", user_key), Need("update_group", group_key)
+        )
+        now = self._now()
+
+        def work(uow: UnitOfWork) -> UserAIBudgetOverride:
+            existing = uow.get_override(user_key)
+            if existing is not None and existing.group_id != group_key:
+                self._authorize(actor, action, Need("update_group", existing.group_id))
+            planned = plan_override(existing, user_key, group_key, limit, now)
+            if planned is None:
+                return _found(existing, "override", user_key)
+            uow.put_override(planned)
+            return planned
+
+        return self._run(work)
+
+    def delete_user_budget_override(
+        self, actor: Actor, user_id: UUID | str
+    ) -> UserAIBudgetOverride:
+        """Delete the user's override and return it; group budgets apply to them again. Needs
+        update rights on the user and on the override's group."""
+        self._require_feature()
+        key = as_uuid(user_id, "user_id")
+        action = "delete the budget override of"
+        self._authorize(actor, action, Need("update_user", key))
+
+        def work(uow: UnitOfWork) -> UserAIBudgetOverride:
+            existing = _found(uow.get_override(key), "override", key)
+            self._authorize(actor, action, Need("update_group", existing.group_id))
+            return uow.delete_override(key)
+
+        return self._run(work)
+
+
+_LIMIT = TypeAdapter(Micros)
+
+
+def _limit(value: object) -> int:
+    """A spend limit from the caller: an int of micros in 0 … 2**63-1, strictly."""
+    try:
+        return _LIMIT.validate_python(value)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise error_class(errors)(
+            f"spend_limit_micros {value!r}: {errors[0]['msg']}", errors=errors
+        ) from exc
 
 
 def _check_actor(actor: object) -> None:

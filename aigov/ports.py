@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
     GroupMember,
@@ -24,7 +25,13 @@ from aigov.directory import (
 )
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 
-__all__ = ["DirectoryUnitOfWork", "PriceUnitOfWork", "Store", "UnitOfWork"]
+__all__ = [
+    "BudgetUnitOfWork",
+    "DirectoryUnitOfWork",
+    "PriceUnitOfWork",
+    "Store",
+    "UnitOfWork",
+]
 
 
 class DirectoryUnitOfWork(Protocol):
@@ -205,8 +212,53 @@ class PriceUnitOfWork(Protocol):
         ...
 
 
-class UnitOfWork(DirectoryUnitOfWork, PriceUnitOfWork, Protocol):
-    """Everything one transaction can do; later concerns (budgets, spend) join here."""
+class BudgetUnitOfWork(Protocol):
+    """Group budgets and user overrides (SPEC §4, §5)."""
+
+    def get_group_budget(self, group_id: UUID) -> GroupAIBudget | None:
+        """The group's budget, or None (no budget is enforced for it)."""
+        ...
+
+    def list_group_budgets(self) -> Sequence[GroupAIBudget]:
+        """Every group budget, ordered by group id."""
+        ...
+
+    def put_group_budget(self, budget: GroupAIBudget) -> None:
+        """Create or replace the group's budget with exactly these values.
+
+        NotFoundError when the group does not exist.
+        """
+        ...
+
+    def delete_group_budget(self, group_id: UUID) -> GroupAIBudget:
+        """Delete the group's budget and return it. NotFoundError when there is none."""
+        ...
+
+    def get_override(self, user_id: UUID) -> UserAIBudgetOverride | None:
+        """The user's override, or None."""
+        ...
+
+    def list_overrides(self, *, group_id: UUID | None = None) -> Sequence[UserAIBudgetOverride]:
+        """Overrides, optionally those attributed to one group, ordered by user id."""
+        ...
+
+    def put_override(self, override: UserAIBudgetOverride) -> None:
+        """Create or replace the user's override with exactly these values (a new group moves it).
+
+        NotFoundError when the user or the group does not exist; MembershipInvariantError
+        (``user_ai_budget_overrides_must_be_group_member``) when the user is not an expanded
+        member of the group, also when a concurrent transaction is removing that membership.
+        An override is deleted with the membership it relies on, the user, or the group.
+        """
+        ...
+
+    def delete_override(self, user_id: UUID) -> UserAIBudgetOverride:
+        """Delete the user's override and return it. NotFoundError when there is none."""
+        ...
+
+
+class UnitOfWork(DirectoryUnitOfWork, PriceUnitOfWork, BudgetUnitOfWork, Protocol):
+    """Everything one transaction can do; later concerns (spend) join here."""
 
 
 class Store(Protocol):

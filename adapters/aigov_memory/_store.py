@@ -14,6 +14,12 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
+from aigov.budgets import (
+    GroupAIBudget,
+    UserAIBudgetOverride,
+    check_override_membership,
+    orphaned_overrides,
+)
 from aigov.directory import (
     Group,
     GroupMember,
@@ -49,6 +55,8 @@ class _Tables:
         self.groups: dict[UUID, Group] = {}
         self.group_members: dict[tuple[UUID, UUID], GroupMember] = {}
         self.model_prices: dict[tuple[str, str, PriceSource], ModelPrice] = {}
+        self.group_budgets: dict[UUID, GroupAIBudget] = {}
+        self.overrides: dict[UUID, UserAIBudgetOverride] = {}
 
 
 class _MemoryUnitOfWork(UnitOfWork):
@@ -113,6 +121,7 @@ class _MemoryUnitOfWork(UnitOfWork):
         ]:
             self._pop(self._t.groups, group_id)
         self._pop(self._t.organizations, organization_id)
+        self._cascade()
 
     def _organization(self, organization_id: UUID) -> Organization:
         organization = self._t.organizations.get(organization_id)
@@ -144,6 +153,7 @@ class _MemoryUnitOfWork(UnitOfWork):
         for key in [k for k in self._t.organization_members if k[1] == user_id]:
             self._pop(self._t.organization_members, key)
         self._pop(self._t.users, user_id)
+        self._cascade()
 
     def _user(self, user_id: UUID) -> User:
         user = self._t.users.get(user_id)
@@ -196,6 +206,7 @@ class _MemoryUnitOfWork(UnitOfWork):
         ):
             self._pop(self._t.group_members, (lost.group_id, lost.user_id))
         self._pop(self._t.organization_members, (organization_id, user_id))
+        self._cascade()
 
     def get_organization_member(
         self, user_id: UUID, organization_id: UUID
@@ -232,6 +243,7 @@ class _MemoryUnitOfWork(UnitOfWork):
         for key in [k for k in self._t.group_members if k[0] == group_id]:
             self._pop(self._t.group_members, key)
         self._pop(self._t.groups, group_id)
+        self._cascade()
 
     def _group(self, group_id: UUID) -> Group:
         group = self._t.groups.get(group_id)
@@ -275,6 +287,7 @@ class _MemoryUnitOfWork(UnitOfWork):
                 key=(user_id, group_id),
             )
         self._pop(self._t.group_members, (group_id, user_id))
+        self._cascade()
 
     def list_group_members(
         self, *, group_id: UUID | None = None, user_id: UUID | None = None
@@ -302,6 +315,62 @@ class _MemoryUnitOfWork(UnitOfWork):
             group_id,
             user_id,
         ) in self._t.organization_members
+
+    def _cascade(self) -> None:
+        """What a removal takes with it: overrides whose user left their group (SPEC §5.3), and
+        budgets of deleted groups."""
+        for lost in orphaned_overrides(list(self._t.overrides.values()), self.is_group_member):
+            self._pop(self._t.overrides, lost.user_id)
+        for group_id in [g for g in self._t.group_budgets if g not in self._t.groups]:
+            self._pop(self._t.group_budgets, group_id)
+
+    # -- budgets and overrides -------------------------------------------------------------------
+
+    def get_group_budget(self, group_id: UUID) -> GroupAIBudget | None:
+        return self._t.group_budgets.get(group_id)
+
+    def list_group_budgets(self) -> Sequence[GroupAIBudget]:
+        return [budget for _, budget in sorted(self._t.group_budgets.items())]
+
+    def put_group_budget(self, budget: GroupAIBudget) -> None:
+        self._group(budget.group_id)
+        self._put(self._t.group_budgets, budget.group_id, budget)
+
+    def delete_group_budget(self, group_id: UUID) -> GroupAIBudget:
+        budget = self._t.group_budgets.get(group_id)
+        if budget is None:
+            raise NotFoundError(
+                f"group {group_id} has no budget", resource="group budget", key=group_id
+            )
+        self._pop(self._t.group_budgets, group_id)
+        return budget
+
+    def get_override(self, user_id: UUID) -> UserAIBudgetOverride | None:
+        return self._t.overrides.get(user_id)
+
+    def list_overrides(self, *, group_id: UUID | None = None) -> Sequence[UserAIBudgetOverride]:
+        return [
+            override
+            for _, override in sorted(self._t.overrides.items())
+            if group_id in (None, override.group_id)
+        ]
+
+    def put_override(self, override: UserAIBudgetOverride) -> None:
+        self._user(override.user_id)
+        self._group(override.group_id)
+        check_override_membership(
+            override, is_member=self.is_group_member(override.user_id, override.group_id)
+        )
+        self._put(self._t.overrides, override.user_id, override)
+
+    def delete_override(self, user_id: UUID) -> UserAIBudgetOverride:
+        override = self._t.overrides.get(user_id)
+        if override is None:
+            raise NotFoundError(
+                f"user {user_id} has no budget override", resource="override", key=user_id
+            )
+        self._pop(self._t.overrides, user_id)
+        return override
 
     # -- prices ----------------------------------------------------------------------------------
 

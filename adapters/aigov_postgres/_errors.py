@@ -29,9 +29,14 @@ _MISSING_REFERENCE: Final = {
     "groups_organization_id_fkey": "organization",
     "group_members_user_id_fkey": "user",
     "group_members_group_id_fkey": "group",
+    "group_ai_budgets_group_id_fkey": "group",
+    "user_ai_budget_overrides_user_id_fkey": "user",
+    "user_ai_budget_overrides_group_id_fkey": "group",
 }
 
-_MEMBERSHIP_RULES: Final = frozenset({"group_members_organization_member_fkey"})
+_MEMBERSHIP_RULES: Final = frozenset(
+    {"group_members_organization_member_fkey", "user_ai_budget_overrides_must_be_group_member"}
+)
 
 _DIRECTORY_RULES: Final = frozenset(
     {

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Table,
     and_,
     create_engine,
     delete,
@@ -32,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
     GroupMember,
@@ -43,7 +45,7 @@ from aigov.directory import (
 )
 from aigov.exceptions import InvalidInputError, NotFoundError, StorageError
 from aigov.ports import Store, UnitOfWork
-from aigov.prices import PRICE_FIELDS, ModelPrice, PriceSource, SeedResult, SeedRow
+from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
 from aigov_postgres._migrations import (
@@ -286,6 +288,68 @@ class _PostgresUnitOfWork(UnitOfWork):
             )
         )
 
+    # -- budgets and overrides -------------------------------------------------------------------
+
+    def _upsert(self, table: Table, key: tuple[str, ...], values: dict[str, Any]) -> None:
+        """Insert a row, or replace every column but the key and ``created_at``."""
+        statement = pg_insert(table).values(values)
+        replaced = [c for c in values if c not in (*key, "created_at")]
+        self._c.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(key), set_={c: statement.excluded[c] for c in replaced}
+            )
+        )
+
+    def get_group_budget(self, group_id: UUID) -> GroupAIBudget | None:
+        budgets = t.group_ai_budgets
+        row = self._c.execute(select(budgets).where(budgets.c.group_id == group_id)).first()
+        return None if row is None else GroupAIBudget.model_validate(row._mapping)
+
+    def list_group_budgets(self) -> Sequence[GroupAIBudget]:
+        budgets = t.group_ai_budgets
+        rows = self._c.execute(select(budgets).order_by(budgets.c.group_id))
+        return [GroupAIBudget.model_validate(row._mapping) for row in rows]
+
+    def put_group_budget(self, budget: GroupAIBudget) -> None:
+        self._upsert(t.group_ai_budgets, ("group_id",), budget.model_dump())
+
+    def delete_group_budget(self, group_id: UUID) -> GroupAIBudget:
+        budgets = t.group_ai_budgets
+        row = self._one_or_missing(
+            delete(budgets).where(budgets.c.group_id == group_id).returning(*budgets.c),
+            "group budget",
+            group_id,
+            f"group {group_id} has no budget",
+        )
+        return GroupAIBudget.model_validate(row._mapping)
+
+    def get_override(self, user_id: UUID) -> UserAIBudgetOverride | None:
+        overrides = t.user_ai_budget_overrides
+        row = self._c.execute(select(overrides).where(overrides.c.user_id == user_id)).first()
+        return None if row is None else UserAIBudgetOverride.model_validate(row._mapping)
+
+    def list_overrides(self, *, group_id: UUID | None = None) -> Sequence[UserAIBudgetOverride]:
+        overrides = t.user_ai_budget_overrides
+        rows = self._c.execute(
+            select(overrides)
+            .where(_where((overrides.c.group_id, group_id)))
+            .order_by(overrides.c.user_id)
+        )
+        return [UserAIBudgetOverride.model_validate(row._mapping) for row in rows]
+
+    def put_override(self, override: UserAIBudgetOverride) -> None:
+        self._upsert(t.user_ai_budget_overrides, ("user_id",), override.model_dump())
+
+    def delete_override(self, user_id: UUID) -> UserAIBudgetOverride:
+        overrides = t.user_ai_budget_overrides
+        row = self._one_or_missing(
+            delete(overrides).where(overrides.c.user_id == user_id).returning(*overrides.c),
+            "override",
+            user_id,
+            f"user {user_id} has no budget override",
+        )
+        return UserAIBudgetOverride.model_validate(row._mapping)
+
     # -- prices ----------------------------------------------------------------------------------
 
     def apply_seed(self, rows: Sequence[SeedRow], now: datetime) -> SeedResult:
@@ -317,16 +381,7 @@ class _PostgresUnitOfWork(UnitOfWork):
 
     def put_custom_price(self, price: ModelPrice) -> None:
         values = price.model_dump() | {"source": "custom"}
-        statement = pg_insert(t.model_prices).values(values)
-        self._c.execute(
-            statement.on_conflict_do_update(
-                index_elements=["provider", "model", "source"],
-                set_={
-                    column: statement.excluded[column]
-                    for column in (*PRICE_FIELDS, "created_at", "updated_at")
-                },
-            )
-        )
+        self._upsert(t.model_prices, ("provider", "model", "source"), values)
 
     def delete_custom_price(self, provider: str, model: str) -> ModelPrice:
         prices = t.model_prices

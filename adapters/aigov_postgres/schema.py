@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "group_ai_budgets",
     "group_members",
     "group_members_expanded",
     "groups",
@@ -30,6 +31,7 @@ __all__ = [
     "organization_members",
     "organizations",
     "schema_migrations",
+    "user_ai_budget_overrides",
     "users",
 ]
 
@@ -114,6 +116,25 @@ model_prices = Table(
     _timestamp("created_at"),
     _timestamp("updated_at"),
     PrimaryKeyConstraint("provider", "model", "source"),
+)
+
+group_ai_budgets = Table(
+    "group_ai_budgets",
+    metadata,
+    Column("group_id", Uuid, primary_key=True),
+    Column("spend_limit_micros", BigInteger, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+)
+
+user_ai_budget_overrides = Table(
+    "user_ai_budget_overrides",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("spend_limit_micros", BigInteger, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
 )
 
 group_members_expanded = Table(
