@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from aigov import pricebook_seed as embedded_seed
 from aigov._validation import as_uuid, error_class, validated
 from aigov.actor import Actor
-from aigov.authorization import Need, authorize, may_manage_prices
+from aigov.authorization import Facts, Need, authorize, may_manage_prices
 from aigov.budgets import (
     GroupAIBudget,
     UserAIBudgetOverride,
@@ -453,17 +453,17 @@ class Governance:
                 "AI governance is not enabled: Governance(..., entitlements={'ai_governance'})"
             )
 
-    def _authorize(self, actor: Actor, action: str, *needs: Need) -> None:
-        _check_actor(actor)
-        authorize(actor, action, needs)
-
     def get_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
         """The group's budget. NotFoundError when the group has none (no limit is enforced)."""
         self._require_feature()
         key = as_uuid(group_id, "group_id")
-        self._authorize(actor, "read the budget of", Need("read_group", key))
-        budget = self._run(lambda uow: uow.get_group_budget(key))
-        return _found(budget, "group budget", key)
+        _check_actor(actor)
+
+        def work(uow: UnitOfWork) -> GroupAIBudget:
+            _authorize(uow, actor, "read the budget of", Need("read_group", key))
+            return _found(uow.get_group_budget(key), "group budget", key)
+
+        return self._run(work)
 
     def upsert_group_budget(
         self, actor: Actor, group_id: UUID | str, spend_limit_micros: int
@@ -473,10 +473,11 @@ class Governance:
         self._require_feature()
         key = as_uuid(group_id, "group_id")
         limit = _limit(spend_limit_micros)
-        self._authorize(actor, "set the budget of", Need("update_group", key))
+        _check_actor(actor)
         now = self._now()
 
         def work(uow: UnitOfWork) -> GroupAIBudget:
+            _authorize(uow, actor, "set the budget of", Need("update_group", key))
             existing = uow.get_group_budget(key)
             planned = plan_group_budget(existing, key, limit, now)
             if planned is None:
@@ -490,16 +491,25 @@ class Governance:
         """Delete the group's budget (no limit is enforced for it afterwards); return it."""
         self._require_feature()
         key = as_uuid(group_id, "group_id")
-        self._authorize(actor, "delete the budget of", Need("update_group", key))
-        return self._run(lambda uow: uow.delete_group_budget(key))
+        _check_actor(actor)
+
+        def work(uow: UnitOfWork) -> GroupAIBudget:
+            _authorize(uow, actor, "delete the budget of", Need("update_group", key))
+            return uow.delete_group_budget(key)
+
+        return self._run(work)
 
     def get_user_budget_override(self, actor: Actor, user_id: UUID | str) -> UserAIBudgetOverride:
         """The user's override. NotFoundError when there is none."""
         self._require_feature()
         key = as_uuid(user_id, "user_id")
-        self._authorize(actor, "read the budget override of", Need("read_user", key))
-        override = self._run(lambda uow: uow.get_override(key))
-        return _found(override, "override", key)
+        _check_actor(actor)
+
+        def work(uow: UnitOfWork) -> UserAIBudgetOverride:
+            _authorize(uow, actor, "read the budget override of", Need("read_user", key))
+            return _found(uow.get_override(key), "override", key)
+
+        return self._run(work)
 
     def upsert_user_budget_override(
         self,
@@ -515,16 +525,15 @@ class Governance:
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         limit = _limit(spend_limit_micros)
-        action = "set the budget override of"
-        self._authorize(
-            actor, action, Need("update_user", user_key), Need("update_group", group_key)
-        )
+        _check_actor(actor)
         now = self._now()
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
             existing = uow.get_override(user_key)
+            needs = [Need("update_user", user_key), Need("update_group", group_key)]
             if existing is not None and existing.group_id != group_key:
-                self._authorize(actor, action, Need("update_group", existing.group_id))
+                needs.append(Need("update_group", existing.group_id))
+            _authorize(uow, actor, "set the budget override of", *needs)
             planned = plan_override(existing, user_key, group_key, limit, now)
             if planned is None:
                 return _found(existing, "override", user_key)
@@ -537,18 +546,45 @@ class Governance:
         self, actor: Actor, user_id: UUID | str
     ) -> UserAIBudgetOverride:
         """Delete the user's override and return it; group budgets apply to them again. Needs
-        update rights on the user and on the override's group."""
+        update rights on the user and on the override's group (read first to learn it)."""
         self._require_feature()
         key = as_uuid(user_id, "user_id")
-        action = "delete the budget override of"
-        self._authorize(actor, action, Need("update_user", key))
+        _check_actor(actor)
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
+            action = "delete the budget override of"
+            _authorize(uow, actor, action, Need("update_user", key))
             existing = _found(uow.get_override(key), "override", key)
-            self._authorize(actor, action, Need("update_group", existing.group_id))
+            _authorize(uow, actor, action, Need("update_group", existing.group_id))
             return uow.delete_override(key)
 
         return self._run(work)
+
+
+class _StoreFacts(Facts):
+    """Authorization facts read through the caller's unit of work."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def organization_of_group(self, group_id: UUID) -> UUID | None:
+        group = self._uow.get_group(group_id)
+        return None if group is None else group.organization_id
+
+    def organization_roles(self, user_id: UUID, organization_id: UUID) -> frozenset[str]:
+        member = self._uow.get_organization_member(user_id, organization_id)
+        return frozenset() if member is None else frozenset(member.roles)
+
+    def organizations_of_user(self, user_id: UUID) -> frozenset[UUID]:
+        members = self._uow.list_organization_members(user_id=user_id)
+        return frozenset(m.organization_id for m in members)
+
+    def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
+        return self._uow.is_group_member(user_id, group_id)
+
+
+def _authorize(uow: UnitOfWork, actor: Actor, action: str, *needs: Need) -> None:
+    authorize(actor, action, needs, _StoreFacts(uow))
 
 
 _LIMIT = TypeAdapter(Micros)

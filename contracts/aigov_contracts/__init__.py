@@ -26,6 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aigov_contracts.budgets import BudgetContract
     from aigov_contracts.clock import ManualClock
     from aigov_contracts.concurrency import DirectoryConcurrencyContract, StoreFactory
     from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from aigov_contracts.store import StoreContract
 
 __all__ = [
+    "BudgetContract",
     "DirectoryConcurrencyContract",
     "DirectoryContract",
     "ManualClock",
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "BudgetContract": "aigov_contracts.budgets",
     "DirectoryConcurrencyContract": "aigov_contracts.concurrency",
     "DirectoryContract": "aigov_contracts.directory",
     "ManualClock": "aigov_contracts.clock",

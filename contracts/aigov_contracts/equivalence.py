@@ -51,6 +51,8 @@ def store_snapshot(store: Store) -> dict[str, Any]:
     with store.transaction() as uow:
         return {
             "model_prices": list(uow.list_model_prices()),
+            "group_budgets": list(uow.list_group_budgets()),
+            "overrides": list(uow.list_overrides()),
             "organizations": list(uow.list_organizations()),
             "users": list(uow.list_users()),
             "organization_members": list(uow.list_organization_members()),
@@ -79,6 +81,17 @@ def _check_directory_laws(snapshot: dict[str, Any]) -> None:
 def _known(bundle: Bundle[UUID], pool: st.SearchStrategy[UUID]) -> st.SearchStrategy[UUID]:
     """Mostly ids that were created (so operations meet), sometimes any id of the pool."""
     return st.one_of(bundle, bundle, bundle, pool)
+
+
+def _check_budget_laws(snapshot: dict[str, Any]) -> None:
+    groups = {g.id for g in snapshot["groups"]}
+    expanded = set(snapshot["expanded"])
+    for budget in snapshot["group_budgets"]:
+        assert budget.group_id in groups, f"a budget outlived its group: {budget}"
+    for override in snapshot["overrides"]:
+        assert (override.user_id, override.group_id) in expanded, (
+            f"an override of a non-member: {override}"
+        )
 
 
 def equivalence_test(
@@ -255,6 +268,58 @@ def equivalence_test(
             self.both(lambda g: g.list_user_groups(user))
             self.both(lambda g: g.get_group(group))
 
+        # -- budgets and overrides ---------------------------------------------------------------
+
+        @rule(group=_known(groups, ds.group_ids()), limit=ds.limits())
+        def upsert_group_budget(self, group: UUID, limit: Any) -> None:
+            self.both(lambda g: g.upsert_group_budget(SYSTEM, group, limit))
+
+        @rule(group=_known(groups, ds.group_ids()))
+        def delete_group_budget(self, group: UUID) -> None:
+            self.both(lambda g: g.delete_group_budget(SYSTEM, group))
+
+        @rule(
+            user=_known(users, ds.user_ids()),
+            group=_known(groups, ds.group_ids()),
+            limit=ds.limits(),
+        )
+        def upsert_override(self, user: UUID, group: UUID, limit: Any) -> None:
+            self.both(lambda g: g.upsert_user_budget_override(SYSTEM, user, group, limit))
+
+        @rule(user=_known(users, ds.user_ids()))
+        def delete_override(self, user: UUID) -> None:
+            self.both(lambda g: g.delete_user_budget_override(SYSTEM, user))
+
+        @rule(
+            user=_known(users, ds.user_ids()),
+            group=_known(groups, ds.group_ids()),
+            leave=st.sampled_from(["group", "organization", "user", "the group itself"]),
+        )
+        def override_then_lose_membership(self, user: UUID, group: UUID, leave: str) -> None:
+            """Churn under an override: join, get an override there, then lose the membership
+            one way or another; the override must go with it on both stores."""
+            status, found = self.both(lambda g: g.get_group(group))
+            if status != "ok":
+                return
+            org = found.organization_id
+            self.both(lambda g: g.add_organization_member(SYSTEM, user, org))
+            if group != org:
+                self.both(lambda g: g.add_group_member(SYSTEM, user, group))
+            self.both(lambda g: g.upsert_user_budget_override(SYSTEM, user, group, 1))
+            remove: dict[str, Callable[[Governance], Any]] = {
+                "group": lambda g: g.remove_group_member(SYSTEM, user, group),
+                "organization": lambda g: g.remove_organization_member(SYSTEM, user, org),
+                "user": lambda g: g.delete_user(SYSTEM, user),
+                "the group itself": lambda g: g.delete_group(SYSTEM, group),
+            }
+            self.both(remove[leave])
+            self.both(lambda g: g.get_user_budget_override(SYSTEM, user))
+
+        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        def read_budgets(self, user: UUID, group: UUID) -> None:
+            self.both(lambda g: g.get_group_budget(SYSTEM, group))
+            self.both(lambda g: g.get_user_budget_override(SYSTEM, user))
+
         # -- the price book ----------------------------------------------------------------------
 
         @rule(seed=ds.seeds(), as_json=st.booleans())
@@ -305,8 +370,9 @@ def equivalence_test(
         def stores_hold_the_same_directory(self) -> None:
             candidate, reference = (store_snapshot(store) for store in self.stores)
             assert candidate == reference
-            _check_directory_laws(candidate)
-            _check_directory_laws(reference)
+            for snapshot in (candidate, reference):
+                _check_directory_laws(snapshot)
+                _check_budget_laws(snapshot)
 
         def teardown(self) -> None:
             for store in self.stores:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from aigov_contracts.budgets import BudgetContract
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
 from aigov_contracts.prices import PriceBookContract
 
 __all__ = ["StoreContract"]
 
 
-class StoreContract(StoreTransactionContract, DirectoryContract, PriceBookContract):
+class StoreContract(StoreTransactionContract, DirectoryContract, PriceBookContract, BudgetContract):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""

@@ -24,6 +24,7 @@ __all__ = [
     "USER_IDS",
     "bad_seed_rows",
     "group_ids",
+    "limits",
     "names",
     "organization_ids",
     "organization_roles",
@@ -133,6 +134,16 @@ def _unique_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for element in rows:
         seen.setdefault((element["provider"], element["model"]), element)
     return list(seen.values())
+
+
+def limits() -> st.SearchStrategy[Any]:
+    """Spend limits: 0 (may not spend), small, the BIGINT edge; sometimes out of range or not an
+    int, which every store must refuse alike."""
+    return st.one_of(
+        st.sampled_from([0, 1, 1_000_000, MAX_MICROS]),
+        st.integers(min_value=0, max_value=MAX_MICROS),
+        st.sampled_from([-1, 2**63, 1.5, True, "5", None]),
+    )
 
 
 def organization_roles() -> st.SearchStrategy[tuple[OrganizationRole, ...]]:

@@ -7,7 +7,14 @@ from uuid import uuid4
 
 import pytest
 
-from aigov import AI_GOVERNANCE, Actor, ForbiddenError, Governance, InvalidInputError
+from aigov import (
+    AI_GOVERNANCE,
+    Actor,
+    FeatureDisabledError,
+    ForbiddenError,
+    Governance,
+    InvalidInputError,
+)
 from aigov_contracts import ManualClock
 from aigov_memory import MemoryStore
 
@@ -60,3 +67,29 @@ def test_actors():
         Actor.user(user, site_roles=("emperor",))  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         Actor.user("nobody")
+
+
+class _UntouchableStore:
+    """A store that fails the test on any use."""
+
+    def transaction(self):
+        raise AssertionError("the store was touched")
+
+    def close(self):
+        raise AssertionError("the store was touched")
+
+
+def test_the_feature_gate_comes_before_any_storage_access():
+    """SPEC §6.3: without ai_governance, gated calls raise before touching the store."""
+    gov = Governance(_UntouchableStore(), entitlements={"something-else"})  # type: ignore[arg-type]
+    system, someone = Actor.system(), uuid4()
+    for call in (
+        lambda: gov.get_group_budget(system, someone),
+        lambda: gov.upsert_group_budget(system, someone, 1),
+        lambda: gov.delete_group_budget(system, someone),
+        lambda: gov.get_user_budget_override(system, someone),
+        lambda: gov.upsert_user_budget_override(system, someone, someone, 1),
+        lambda: gov.delete_user_budget_override(system, someone),
+    ):
+        with pytest.raises(FeatureDisabledError):
+            call()
