@@ -20,7 +20,11 @@ def python_blocks(page: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("page", "code"),
-    [(page, code) for page in ("README.md", "docs/prices.md", "docs/budgets.md") for code in python_blocks(page)],
+    [
+        (page, code)
+        for page in ("README.md", "docs/prices.md", "docs/budgets.md")
+        for code in python_blocks(page)
+    ],
 )
 def test_examples_run(page: str, code: str):
     exec(compile(code, page, "exec"), {})
