@@ -1,5 +1,9 @@
-"""Who may do what (SPEC §6.1, §6.2). The decision is a pure function of the actor, the need and
-the facts it reads; organization roles come from the directory, never from the caller."""
+"""Who may do what (SPEC §6.1, §6.2), as one table and one decision function over it.
+
+``GRANTS`` is the permission table; ``may`` reads it with the facts of one decision, and
+``docs/authorization.md`` is generated from it (a test fails when the two disagree). Organization
+roles come from the directory, never from the caller.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +12,98 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 from uuid import UUID
 
-from aigov.actor import Actor
+from aigov.actor import Actor, SiteRole
 from aigov.directory import OrganizationRole
 from aigov.exceptions import ForbiddenError, NotFoundError
 
-__all__ = ["Facts", "Need", "Permission", "authorize", "may", "may_manage_prices"]
+__all__ = [
+    "GRANTS",
+    "Facts",
+    "Grant",
+    "Need",
+    "NoFacts",
+    "Permission",
+    "authorize",
+    "may",
+    "permission_table",
+]
 
-Permission = Literal["read_group", "update_group", "read_user", "update_user"]
+Permission = Literal[
+    "read_group",
+    "update_group",
+    "read_user",
+    "update_user",
+    "manage_prices",
+    "read_prices",
+    "read_audit_log",
+    "read_group_spend",
+    "write_directory",
+]
 
+
+@dataclass(frozen=True)
+class Grant:
+    """Who holds a permission. ``org_roles`` count in the organization the resource belongs to
+    (for a user: any organization the user belongs to)."""
+
+    title: str
+    site_roles: frozenset[SiteRole] = frozenset()
+    org_roles: frozenset[OrganizationRole] = frozenset()
+    group_members: bool = False
+    the_user_themself: bool = False
+    anyone: bool = False
+
+
+_READERS: Final[frozenset[OrganizationRole]] = frozenset(
+    {"organization-admin", "organization-user-admin", "organization-auditor"}
+)
+_ADMINS: Final[frozenset[OrganizationRole]] = frozenset(
+    {"organization-admin", "organization-user-admin"}
+)
+
+GRANTS: Final[dict[Permission, Grant]] = {
+    "read_group": Grant(
+        "read group G",
+        site_roles=frozenset({"owner", "user-admin", "auditor"}),
+        org_roles=_READERS,
+        group_members=True,
+    ),
+    "update_group": Grant(
+        "update group G", site_roles=frozenset({"owner", "user-admin"}), org_roles=_ADMINS
+    ),
+    "read_user": Grant(
+        "read user U",
+        site_roles=frozenset({"owner", "user-admin", "auditor"}),
+        org_roles=_READERS,
+        the_user_themself=True,
+    ),
+    "update_user": Grant("update user U", site_roles=frozenset({"owner", "user-admin"})),
+    "manage_prices": Grant(
+        "manage prices (custom prices, apply a seed)", site_roles=frozenset({"owner"})
+    ),
+    "read_prices": Grant("read prices", anyone=True),
+    "read_audit_log": Grant("read the audit log", site_roles=frozenset({"owner", "auditor"})),
+    "read_group_spend": Grant(
+        "read a group's spend reports",
+        site_roles=frozenset({"owner", "user-admin", "auditor"}),
+        org_roles=_READERS,
+    ),
+    "write_directory": Grant("directory writes"),
+}
+
+# The permission an actor needs to know a resource exists, for each permission on it.
 _READ_OF: Final[dict[Permission, Permission]] = {
-    "read_group": "read_group",
     "update_group": "read_group",
-    "read_user": "read_user",
     "update_user": "read_user",
+    "read_group_spend": "read_group",
 }
 _RESOURCE_OF: Final[dict[Permission, str]] = {
     "read_group": "group",
     "update_group": "group",
+    "read_group_spend": "group",
     "read_user": "user",
     "update_user": "user",
 }
-
-_SITE_READERS: Final = frozenset({"owner", "user-admin", "auditor"})
-_SITE_ADMINS: Final = frozenset({"owner", "user-admin"})
-_ORG_READERS: Final[frozenset[OrganizationRole]] = frozenset(
-    {"organization-admin", "organization-user-admin", "organization-auditor"}
-)
-_ORG_ADMINS: Final[frozenset[OrganizationRole]] = frozenset(
-    {"organization-admin", "organization-user-admin"}
-)
 
 
 class Facts(Protocol):
@@ -59,67 +126,101 @@ class Facts(Protocol):
         ...
 
 
+class NoFacts(Facts):
+    """For decisions on deployment-wide permissions, which need no facts."""
+
+    def _unused(self) -> None:
+        raise AssertionError("a deployment-wide permission asked for directory facts")
+
+    def organization_of_group(self, group_id: UUID) -> UUID | None:
+        self._unused()
+        return None
+
+    def organization_roles(self, user_id: UUID, organization_id: UUID) -> frozenset[str]:
+        self._unused()
+        return frozenset()
+
+    def organizations_of_user(self, user_id: UUID) -> frozenset[UUID]:
+        self._unused()
+        return frozenset()
+
+    def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
+        self._unused()
+        return False
+
+
 @dataclass(frozen=True)
 class Need:
-    """One permission an operation needs on one resource."""
+    """One permission an operation needs, on one resource (None for deployment-wide ones)."""
 
     permission: Permission
-    key: UUID
+    key: UUID | None = None
 
 
-def may_manage_prices(actor: Actor) -> bool:
-    """Custom prices and seeds: the owner role, and the system."""
-    return actor.is_system or "owner" in actor.site_roles
-
-
-def _org_roles_over_group(actor_id: UUID, group_id: UUID, facts: Facts) -> frozenset[str]:
-    organization = facts.organization_of_group(group_id)
-    return frozenset() if organization is None else facts.organization_roles(actor_id, organization)
+def _organizations(need: Need, facts: Facts) -> frozenset[UUID]:
+    """The organizations whose roles count for ``need``'s resource."""
+    if need.key is None:
+        return frozenset()
+    if _RESOURCE_OF.get(need.permission) == "user":
+        return facts.organizations_of_user(need.key)
+    organization = facts.organization_of_group(need.key)
+    return frozenset() if organization is None else frozenset({organization})
 
 
 def may(actor: Actor, need: Need, facts: Facts) -> bool:
-    """Whether ``actor`` holds ``need`` (the table of SPEC §6.1)."""
-    if actor.user_id is None:
+    """Whether ``actor`` holds ``need``: the system always; a user as ``GRANTS`` says."""
+    grant = GRANTS[need.permission]
+    if actor.user_id is None or grant.anyone or actor.site_roles & grant.site_roles:
         return True
-    me, roles = actor.user_id, actor.site_roles
-    match need.permission:
-        case "read_group":
-            return (
-                bool(roles & _SITE_READERS)
-                or bool(_org_roles_over_group(me, need.key, facts) & _ORG_READERS)
-                or facts.is_group_member(me, need.key)
-            )
-        case "update_group":
-            return bool(roles & _SITE_ADMINS) or bool(
-                _org_roles_over_group(me, need.key, facts) & _ORG_ADMINS
-            )
-        case "read_user":
-            return (
-                need.key == me
-                or bool(roles & _SITE_READERS)
-                or any(
-                    facts.organization_roles(me, organization) & _ORG_READERS
-                    for organization in facts.organizations_of_user(need.key)
-                )
-            )
-        case "update_user":
-            return bool(roles & _SITE_ADMINS)
+    me = actor.user_id
+    if need.key is not None:
+        if grant.the_user_themself and need.key == me:
+            return True
+        if grant.group_members and facts.is_group_member(me, need.key):
+            return True
+    return bool(grant.org_roles) and any(
+        facts.organization_roles(me, organization) & grant.org_roles
+        for organization in _organizations(need, facts)
+    )
 
 
 def authorize(actor: Actor, action: str, needs: Sequence[Need], facts: Facts) -> None:
     """Raise unless ``actor`` holds every need (SPEC §6.2): NotFoundError when any resource may
-    not be read (its existence is not disclosed), else ForbiddenError when one may be read but
-    not changed."""
+    not be read (its existence is not disclosed), else ForbiddenError."""
     for need in needs:
-        if not may(actor, Need(_READ_OF[need.permission], need.key), facts):
-            resource = _RESOURCE_OF[need.permission]
+        read = _READ_OF.get(need.permission, need.permission)
+        resource = _RESOURCE_OF.get(need.permission)
+        if resource is not None and not may(actor, Need(read, need.key), facts):
             raise NotFoundError(f"{resource} {need.key} not found", resource=resource, key=need.key)
     for need in needs:
         if not may(actor, need, facts):
-            resource = _RESOURCE_OF[need.permission]
+            resource = _RESOURCE_OF.get(need.permission, need.permission)
             raise ForbiddenError(
-                f"{actor} may not {action}: it needs {need.permission} on {resource} {need.key}",
+                f"{actor} may not {action}: it needs {GRANTS[need.permission].title!r}",
                 actor=actor,
                 action=action,
                 resource=resource,
             )
+
+
+def permission_table() -> str:
+    """SPEC §6.1's table in Markdown, generated from ``GRANTS``."""
+    lines = ["| permission | granted to |", "|---|---|"]
+    for permission, grant in GRANTS.items():
+        holders: list[str] = sorted(grant.site_roles, key=["owner", "user-admin", "auditor"].index)
+        if grant.org_roles:
+            where = (
+                "of any organization U belongs to"
+                if _RESOURCE_OF.get(permission) == "user"
+                else "of G's organization"
+            )
+            holders.append(", ".join(sorted(grant.org_roles)) + f" {where}")
+        if grant.group_members:
+            holders.append("every (expanded) member of G")
+        if grant.the_user_themself:
+            holders.append("U themself")
+        if grant.anyone:
+            holders.append("any actor")
+        holders.append("the system")
+        lines.append(f"| {grant.title} | {'; '.join(holders)} |")
+    return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from aigov import pricebook_seed as embedded_seed
 from aigov._validation import as_uuid, error_class, validated
 from aigov.actor import Actor
-from aigov.authorization import Facts, Need, authorize, may_manage_prices
+from aigov.authorization import Facts, Need, NoFacts, authorize
 from aigov.budgets import (
     GroupAIBudget,
     UserAIBudgetOverride,
@@ -36,7 +36,6 @@ from aigov.directory import (
 )
 from aigov.exceptions import (
     FeatureDisabledError,
-    ForbiddenError,
     InvalidInputError,
     NotFoundError,
 )
@@ -107,13 +106,7 @@ class Governance:
     def _directory_write(self, actor: Actor, action: str, resource: str) -> None:
         """Directory writes belong to the host's identity sync (SPEC §6.1: system only)."""
         _check_actor(actor)
-        if not actor.is_system:
-            raise ForbiddenError(
-                f"{actor} may not {action} {resource}: directory writes are the system's",
-                actor=actor,
-                action=action,
-                resource=resource,
-            )
+        authorize(actor, f"{action} {resource}", [Need("write_directory")], NoFacts())
 
     def _run(self, work: Callable[[UnitOfWork], T]) -> T:
         with self._store.transaction() as uow:
@@ -346,13 +339,7 @@ class Governance:
 
     def _require_price_manager(self, actor: Actor, action: str) -> None:
         _check_actor(actor)
-        if not may_manage_prices(actor):
-            raise ForbiddenError(
-                f"{actor} may not {action}: managing prices needs the owner role",
-                actor=actor,
-                action=action,
-                resource="price",
-            )
+        authorize(actor, action, [Need("manage_prices")], NoFacts())
 
     def apply_price_book(
         self,

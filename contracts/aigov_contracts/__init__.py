@@ -26,6 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aigov_contracts.authorization import AuthorizationContract
     from aigov_contracts.budgets import BudgetContract
     from aigov_contracts.clock import ManualClock
     from aigov_contracts.concurrency import DirectoryConcurrencyContract, StoreFactory
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from aigov_contracts.store import StoreContract
 
 __all__ = [
+    "AuthorizationContract",
     "BudgetContract",
     "DirectoryConcurrencyContract",
     "DirectoryContract",
@@ -48,6 +50,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AuthorizationContract": "aigov_contracts.authorization",
     "BudgetContract": "aigov_contracts.budgets",
     "DirectoryConcurrencyContract": "aigov_contracts.concurrency",
     "DirectoryContract": "aigov_contracts.directory",

@@ -11,6 +11,7 @@ import os
 import pytest
 
 pytest.register_assert_rewrite(
+    "aigov_contracts.authorization",
     "aigov_contracts.budgets",
     "aigov_contracts.concurrency",
     "aigov_contracts.directory",

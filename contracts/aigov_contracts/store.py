@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aigov_contracts.authorization import AuthorizationContract
 from aigov_contracts.budgets import BudgetContract
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
 from aigov_contracts.prices import PriceBookContract
@@ -9,5 +10,11 @@ from aigov_contracts.prices import PriceBookContract
 __all__ = ["StoreContract"]
 
 
-class StoreContract(StoreTransactionContract, DirectoryContract, PriceBookContract, BudgetContract):
+class StoreContract(
+    StoreTransactionContract,
+    DirectoryContract,
+    PriceBookContract,
+    BudgetContract,
+    AuthorizationContract,
+):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""
