@@ -16,6 +16,14 @@ from pydantic import TypeAdapter, ValidationError
 from aigov import pricebook_seed as embedded_seed
 from aigov._validation import as_uuid, error_class, validated
 from aigov.actor import Actor
+from aigov.audit import (
+    AuditEntry,
+    AuditFilter,
+    ResourceType,
+    actor_label,
+    change_record,
+    price_resource_id,
+)
 from aigov.authorization import Facts, Need, NoFacts, authorize
 from aigov.budgets import (
     GroupAIBudget,
@@ -108,8 +116,18 @@ class Governance:
         _check_actor(actor)
         authorize(actor, f"{action} {resource}", [Need("write_directory")], NoFacts())
 
-    def _run(self, work: Callable[[UnitOfWork], T]) -> T:
+    def _run(
+        self,
+        work: Callable[[UnitOfWork], T],
+        *,
+        acting: Actor | None = None,
+        at: datetime | None = None,
+    ) -> T:
+        """Run ``work`` in one unit of work. A write names who acts (``acting``) and when, for
+        the audit entries it and its cascades write."""
         with self._store.transaction() as uow:
+            if acting is not None:
+                uow.set_audit_context(actor_label(acting), self._now() if at is None else at)
             return work(uow)
 
     # -- organizations ---------------------------------------------------------------------------
@@ -126,7 +144,7 @@ class Governance:
             created_at=self._now(),
         )
         self._directory_write(actor, "create", "organization")
-        self._run(lambda uow: uow.add_organization(organization))
+        self._run(lambda uow: uow.add_organization(organization), acting=actor)
         return organization
 
     def update_organization(
@@ -160,7 +178,7 @@ class Governance:
         """Delete an organization, its groups, and every membership of them."""
         key = as_uuid(organization_id, "organization_id")
         self._directory_write(actor, "delete", "organization")
-        self._run(lambda uow: uow.delete_organization(key))
+        self._run(lambda uow: uow.delete_organization(key), acting=actor)
 
     def get_organization(self, organization_id: UUID | str) -> Organization:
         key = as_uuid(organization_id, "organization_id")
@@ -176,14 +194,14 @@ class Governance:
             User, id=as_uuid(user_id, "user_id"), username=username, created_at=self._now()
         )
         self._directory_write(actor, "create", "user")
-        self._run(lambda uow: uow.add_user(user))
+        self._run(lambda uow: uow.add_user(user), acting=actor)
         return user
 
     def delete_user(self, actor: Actor, user_id: UUID | str) -> None:
         """Delete a user and everything of theirs."""
         key = as_uuid(user_id, "user_id")
         self._directory_write(actor, "delete", "user")
-        self._run(lambda uow: uow.delete_user(key))
+        self._run(lambda uow: uow.delete_user(key), acting=actor)
 
     def get_user(self, user_id: UUID | str) -> User:
         key = as_uuid(user_id, "user_id")
@@ -211,7 +229,7 @@ class Governance:
             created_at=self._now(),
         )
         self._directory_write(actor, "add member to", "organization")
-        self._run(lambda uow: uow.add_organization_member(member))
+        self._run(lambda uow: uow.add_organization_member(member), acting=actor)
         return member
 
     def set_organization_member_roles(
@@ -237,7 +255,9 @@ class Governance:
         user_key = as_uuid(user_id, "user_id")
         organization_key = as_uuid(organization_id, "organization_id")
         self._directory_write(actor, "remove member from", "organization")
-        self._run(lambda uow: uow.remove_organization_member(user_key, organization_key))
+        self._run(
+            lambda uow: uow.remove_organization_member(user_key, organization_key), acting=actor
+        )
 
     def get_organization_member(
         self, user_id: UUID | str, organization_id: UUID | str
@@ -274,7 +294,7 @@ class Governance:
             name=name,
         )
         self._directory_write(actor, "create", "group")
-        self._run(lambda uow: uow.add_group(group))
+        self._run(lambda uow: uow.add_group(group), acting=actor)
         return group
 
     def delete_group(self, actor: Actor, group_id: UUID | str) -> None:
@@ -282,7 +302,7 @@ class Governance:
         organization."""
         key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "delete", "group")
-        self._run(lambda uow: uow.delete_group(key))
+        self._run(lambda uow: uow.delete_group(key), acting=actor)
 
     def get_group(self, group_id: UUID | str) -> Group:
         key = as_uuid(group_id, "group_id")
@@ -301,13 +321,13 @@ class Governance:
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "add member to", "group")
-        return self._run(lambda uow: uow.add_group_member(user_key, group_key))
+        return self._run(lambda uow: uow.add_group_member(user_key, group_key), acting=actor)
 
     def remove_group_member(self, actor: Actor, user_id: UUID | str, group_id: UUID | str) -> None:
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "remove member from", "group")
-        self._run(lambda uow: uow.remove_group_member(user_key, group_key))
+        self._run(lambda uow: uow.remove_group_member(user_key, group_key), acting=actor)
 
     def list_group_members(self, group_id: UUID | str) -> Sequence[UUID]:
         """The ids of the group's expanded members (SPEC §2), in order."""
@@ -353,7 +373,7 @@ class Governance:
         rows = parse_seed(embedded_seed.SEED_JSON if seed is None else seed)
         self._require_price_manager(actor, "apply a price-book seed")
         now = self._now()
-        return self._run(lambda uow: uow.apply_seed(rows, now))
+        return self._run(lambda uow: uow.apply_seed(rows, now), acting=actor, at=now)
 
     def get_model_price(self, provider: str, model: str) -> ModelPrice | None:
         """The price in effect for a model: its custom price, else its price-book price, else
@@ -417,21 +437,84 @@ class Governance:
             current = existing[0] if existing else None
             planned = plan_custom_price(current, key[0], key[1], prices, now)
             if planned is None:
-                assert current is not None
-                return current
+                return _found(current, "price", key)
             uow.put_custom_price(planned)
+            self._audit(uow, actor, now, "custom_price", price_resource_id(*key), current, planned)
             return planned
 
-        return self._run(work)
+        return self._run(work, acting=actor, at=now)
 
     def delete_custom_price(self, actor: Actor, provider: str, model: str) -> ModelPrice:
         """Delete a model's custom price (its price-book price, if any, is in effect again) and
         return what was deleted. NotFoundError when it has none."""
         key = _model_key(provider, model)
         self._require_price_manager(actor, "delete a custom price")
-        return self._run(lambda uow: uow.delete_custom_price(*key))
+        now = self._now()
+
+        def work(uow: UnitOfWork) -> ModelPrice:
+            deleted = uow.delete_custom_price(*key)
+            self._audit(uow, actor, now, "custom_price", price_resource_id(*key), deleted, None)
+            return deleted
+
+        return self._run(work, acting=actor, at=now)
 
     # -- group budgets and user overrides --------------------------------------------------------
+
+    @staticmethod
+    def _audit(  # noqa: PLR0917 - a private helper; call sites read as one sentence
+        uow: UnitOfWork,
+        actor: Actor,
+        at: datetime,
+        resource_type: ResourceType,
+        resource_id: str,
+        before: GroupAIBudget | UserAIBudgetOverride | ModelPrice | None,
+        after: GroupAIBudget | UserAIBudgetOverride | ModelPrice | None,
+    ) -> None:
+        uow.append_audit(
+            change_record(
+                at=at,
+                actor=actor_label(actor),
+                resource_type=resource_type,
+                resource_id=resource_id,
+                before=before,
+                after=after,
+            )
+        )
+
+    # -- the audit log ---------------------------------------------------------------------------
+
+    def audit_log(
+        self,
+        actor: Actor,
+        *,
+        resource_type: ResourceType | None = None,
+        resource_id: str | None = None,
+        actor_id: UUID | str | None = None,
+        since: datetime | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> Sequence[AuditEntry]:
+        """Audit entries, oldest first, at most ``limit`` (1 … 1000) per page; pass the last
+        entry's ``id`` as ``after`` for the next page. Filters: the resource, who acted
+        (a user id, or ``"system"``), and entries at or after ``since``. Needs the owner or
+        auditor role."""
+        label = None
+        if actor_id is not None:
+            label = "system" if actor_id == "system" else actor_label(as_uuid(actor_id, "actor_id"))
+        query = validated(
+            AuditFilter,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            actor=label,
+            since=since,
+            after=after,
+            limit=limit,
+        )
+        if not 1 <= query.limit <= 1000:
+            raise InvalidInputError(f"limit must be 1 … 1000, not {query.limit}")
+        _check_actor(actor)
+        authorize(actor, "read the audit log", [Need("read_audit_log")], NoFacts())
+        return self._run(lambda uow: uow.list_audit(query))
 
     def _require_feature(self) -> None:
         """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""
@@ -470,21 +553,25 @@ class Governance:
             if planned is None:
                 return _found(existing, "group budget", key)
             uow.put_group_budget(planned)
+            self._audit(uow, actor, now, "group_budget", str(key), existing, planned)
             return planned
 
-        return self._run(work)
+        return self._run(work, acting=actor, at=now)
 
     def delete_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
         """Delete the group's budget (no limit is enforced for it afterwards); return it."""
         self._require_feature()
         key = as_uuid(group_id, "group_id")
         _check_actor(actor)
+        now = self._now()
 
         def work(uow: UnitOfWork) -> GroupAIBudget:
             _authorize(uow, actor, "delete the budget of", Need("update_group", key))
-            return uow.delete_group_budget(key)
+            deleted = uow.delete_group_budget(key)
+            self._audit(uow, actor, now, "group_budget", str(key), deleted, None)
+            return deleted
 
-        return self._run(work)
+        return self._run(work, acting=actor, at=now)
 
     def get_user_budget_override(self, actor: Actor, user_id: UUID | str) -> UserAIBudgetOverride:
         """The user's override. NotFoundError when there is none."""
@@ -525,9 +612,10 @@ class Governance:
             if planned is None:
                 return _found(existing, "override", user_key)
             uow.put_override(planned)
+            self._audit(uow, actor, now, "user_budget_override", str(user_key), existing, planned)
             return planned
 
-        return self._run(work)
+        return self._run(work, acting=actor, at=now)
 
     def delete_user_budget_override(
         self, actor: Actor, user_id: UUID | str
@@ -537,15 +625,18 @@ class Governance:
         self._require_feature()
         key = as_uuid(user_id, "user_id")
         _check_actor(actor)
+        now = self._now()
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
             action = "delete the budget override of"
             _authorize(uow, actor, action, Need("update_user", key))
             existing = _found(uow.get_override(key), "override", key)
             _authorize(uow, actor, action, Need("update_group", existing.group_id))
-            return uow.delete_override(key)
+            deleted = uow.delete_override(key)
+            self._audit(uow, actor, now, "user_budget_override", str(key), deleted, None)
+            return deleted
 
-        return self._run(work)
+        return self._run(work, acting=actor, at=now)
 
 
 class _StoreFacts(Facts):

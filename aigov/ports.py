@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
@@ -26,6 +27,7 @@ from aigov.directory import (
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 
 __all__ = [
+    "AuditUnitOfWork",
     "BudgetUnitOfWork",
     "DirectoryUnitOfWork",
     "PriceUnitOfWork",
@@ -188,7 +190,8 @@ class PriceUnitOfWork(Protocol):
         pricebook row is rewritten (``updated_at = now``) only if some price differs, NULL vs a
         value and NULL vs 0 included; an unchanged row is not written at all. Rows absent from
         the seed and every ``custom`` row are left untouched. Concurrent applications run one
-        after another, so the counts are exact.
+        after another, so the counts are exact. When it changes anything, one ``seed`` audit
+        entry (counts and changed keys, named by the audit context) is written with it.
         """
         ...
 
@@ -248,7 +251,8 @@ class BudgetUnitOfWork(Protocol):
         NotFoundError when the user or the group does not exist; MembershipInvariantError
         (``user_ai_budget_overrides_must_be_group_member``) when the user is not an expanded
         member of the group, also when a concurrent transaction is removing that membership.
-        An override is deleted with the membership it relies on, the user, or the group.
+        An override is deleted with the membership it relies on, the user, or the group, and each
+        such deletion writes a ``cascade_delete`` audit entry.
         """
         ...
 
@@ -257,7 +261,25 @@ class BudgetUnitOfWork(Protocol):
         ...
 
 
-class UnitOfWork(DirectoryUnitOfWork, PriceUnitOfWork, BudgetUnitOfWork, Protocol):
+class AuditUnitOfWork(Protocol):
+    """The audit log (SPEC §10)."""
+
+    def set_audit_context(self, actor: str, at: datetime) -> None:
+        """Name who acts and when, for every entry this unit of work writes: its own, the seed's,
+        and those of cascades it causes (``cascade_delete`` of overrides)."""
+        ...
+
+    def append_audit(self, record: AuditRecord) -> AuditEntry:
+        """Append an entry in this unit of work and return it numbered: ids increase."""
+        ...
+
+    def list_audit(self, query: AuditFilter) -> Sequence[AuditEntry]:
+        """Entries matching every condition of ``query``, oldest (lowest id) first, at most
+        ``query.limit``, after id ``query.after`` when given."""
+        ...
+
+
+class UnitOfWork(DirectoryUnitOfWork, PriceUnitOfWork, BudgetUnitOfWork, AuditUnitOfWork, Protocol):
     """Everything one transaction can do; later concerns (spend) join here."""
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import count
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord, change_record
 from aigov.budgets import (
     GroupAIBudget,
     UserAIBudgetOverride,
@@ -57,12 +59,15 @@ class _Tables:
         self.model_prices: dict[tuple[str, str, PriceSource], ModelPrice] = {}
         self.group_budgets: dict[UUID, GroupAIBudget] = {}
         self.overrides: dict[UUID, UserAIBudgetOverride] = {}
+        self.audit: dict[int, AuditEntry] = {}
+        self.audit_ids = count(1)  # like a sequence: not rolled back
 
 
 class _MemoryUnitOfWork(UnitOfWork):
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
         self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
+        self._context: tuple[str, datetime] | None = None
 
     # -- the write log ---------------------------------------------------------------------------
 
@@ -321,6 +326,18 @@ class _MemoryUnitOfWork(UnitOfWork):
         budgets of deleted groups."""
         for lost in orphaned_overrides(list(self._t.overrides.values()), self.is_group_member):
             self._pop(self._t.overrides, lost.user_id)
+            actor, at = self._audit_context()
+            self.append_audit(
+                change_record(
+                    at=at,
+                    actor=actor,
+                    resource_type="user_budget_override",
+                    resource_id=str(lost.user_id),
+                    before=lost,
+                    after=None,
+                    cascade=True,
+                )
+            )
         for group_id in [g for g in self._t.group_budgets if g not in self._t.groups]:
             self._pop(self._t.group_budgets, group_id)
 
@@ -371,6 +388,31 @@ class _MemoryUnitOfWork(UnitOfWork):
             )
         self._pop(self._t.overrides, user_id)
         return override
+
+    # -- the audit log ---------------------------------------------------------------------------
+
+    def set_audit_context(self, actor: str, at: datetime) -> None:
+        self._context = (actor, at)
+
+    def _audit_context(self) -> tuple[str, datetime]:
+        return self._context or ("system", datetime.now(UTC))
+
+    def append_audit(self, record: AuditRecord) -> AuditEntry:
+        entry = AuditEntry(id=next(self._t.audit_ids), **record.model_dump())
+        self._put(self._t.audit, entry.id, entry)
+        return entry
+
+    def list_audit(self, query: AuditFilter) -> Sequence[AuditEntry]:
+        found = [
+            entry
+            for _, entry in sorted(self._t.audit.items())
+            if query.resource_type in (None, entry.resource_type)
+            and query.resource_id in (None, entry.resource_id)
+            and query.actor in (None, entry.actor)
+            and (query.since is None or entry.at >= query.since)
+            and (query.after is None or entry.id > query.after)
+        ]
+        return found[: query.limit]
 
     # -- prices ----------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ The seed travels as one JSON array and is expanded on the server (``jsonb_array_
 Unchanged rows are filtered out *before* the upsert, so they are neither locked nor rewritten nor
 logged: an ``ON CONFLICT … DO UPDATE … WHERE … IS DISTINCT FROM`` guard alone would still lock
 every conflicting row and write WAL for it. The statement returns the keys it inserted and updated,
-so that an audit entry can later be written by the same statement.
+and writes the seed's audit entry (counts and changed keys) itself, in a data-modifying CTE, when
+it changed anything: an unchanged re-seed writes nothing at all, not even WAL.
 
 The advisory lock is a statement of its own, before the seed: at READ COMMITTED a statement sees
 the snapshot taken when it started, so a lock taken inside the seed statement would not let it see
@@ -61,6 +62,21 @@ written AS (
         cache_write_price = EXCLUDED.cache_write_price,
         updated_at = EXCLUDED.updated_at
     RETURNING 1
+),
+audit AS (
+    INSERT INTO {audit_log} (at, actor, action, resource_type, resource_id, before, after)
+    SELECT %(audit_at)s, %(actor)s, 'seed', 'price_book', 'pricebook', NULL,
+           jsonb_build_object(
+               'inserted', (SELECT count(*) FROM changed WHERE is_new),
+               'updated', (SELECT count(*) FROM changed WHERE NOT is_new),
+               'unchanged', (SELECT count(*) FROM input) - (SELECT count(*) FROM changed),
+               'inserted_keys', (SELECT coalesce(jsonb_agg(jsonb_build_array(provider, model)
+                                                           ORDER BY provider, model), '[]')
+                                 FROM changed WHERE is_new),
+               'updated_keys', (SELECT coalesce(jsonb_agg(jsonb_build_array(provider, model)
+                                                          ORDER BY provider, model), '[]')
+                                FROM changed WHERE NOT is_new))
+    WHERE EXISTS (SELECT FROM changed)
 )
 SELECT (SELECT count(*) FROM input) AS total,
        (SELECT count(*) FROM written) AS written,
@@ -82,15 +98,32 @@ class SeedStatement:
 
     def __init__(self, schema: str) -> None:
         self._lock_key = advisory_lock_key("seed", schema)
-        self._sql = _TEMPLATE.format(table=f"{quote_ident(schema)}.ai_model_prices", prices=_PRICES)
+        qualified = quote_ident(schema)
+        self._sql = _TEMPLATE.format(
+            table=f"{qualified}.ai_model_prices",
+            audit_log=f"{qualified}.ai_audit_log",
+            prices=_PRICES,
+        )
 
-    def apply(self, driver: DriverConnection, rows: Sequence[SeedRow], now: datetime) -> SeedResult:
-        """Run the lock and the seed in the caller's transaction; exact counts and keys."""
+    def apply(
+        self,
+        driver: DriverConnection,
+        rows: Sequence[SeedRow],
+        now: datetime,
+        *,
+        actor: str,
+        audit_at: datetime,
+    ) -> SeedResult:
+        """Run the lock and the seed in the caller's transaction; exact counts and keys. The
+        seed's audit entry is written by the same statement."""
         payload = json.dumps([row.model_dump() for row in rows])
         with driver.cursor() as lock, driver.cursor() as seed:
             with driver.pipeline():
                 lock.execute("SELECT pg_advisory_xact_lock(%s)", [self._lock_key])
-                seed.execute(self._sql, {"seed": payload, "now": now})
+                seed.execute(
+                    self._sql,
+                    {"seed": payload, "now": now, "actor": actor, "audit_at": audit_at},
+                )
             result = seed.fetchone()
         if result is None:
             raise StorageError("the seed statement returned no row")

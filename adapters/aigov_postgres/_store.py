@@ -24,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     exists,
+    func,
     insert,
     select,
     true,
@@ -33,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
@@ -85,6 +87,7 @@ class _PostgresUnitOfWork(UnitOfWork):
     def __init__(self, connection: Connection, seed: SeedStatement) -> None:
         self._c = connection
         self._seed = seed
+        self._context: tuple[str, datetime] | None = None
 
     def _one_or_missing(self, statement: Any, resource: str, key: object, message: str) -> Row[Any]:
         row = self._c.execute(statement).first()
@@ -350,13 +353,49 @@ class _PostgresUnitOfWork(UnitOfWork):
         )
         return UserAIBudgetOverride.model_validate(row._mapping)
 
+    # -- the audit log ---------------------------------------------------------------------------
+
+    def set_audit_context(self, actor: str, at: datetime) -> None:
+        self._context = (actor, at)
+        self._c.execute(
+            select(
+                func.set_config("aigov.actor", actor, True),
+                func.set_config("aigov.now", at.isoformat(), True),
+            )
+        )
+
+    def append_audit(self, record: AuditRecord) -> AuditEntry:
+        row = self._c.execute(
+            insert(t.audit_log).values(record.model_dump()).returning(*t.audit_log.c)
+        ).one()
+        return AuditEntry.model_validate(row._mapping)
+
+    def list_audit(self, query: AuditFilter) -> Sequence[AuditEntry]:
+        log = t.audit_log
+        rows = self._c.execute(
+            select(log)
+            .where(
+                _where(
+                    (log.c.resource_type, query.resource_type),
+                    (log.c.resource_id, query.resource_id),
+                    (log.c.actor, query.actor),
+                ),
+                true() if query.since is None else log.c.at >= query.since,
+                true() if query.after is None else log.c.id > query.after,
+            )
+            .order_by(log.c.id)
+            .limit(query.limit)
+        )
+        return [AuditEntry.model_validate(row._mapping) for row in rows]
+
     # -- prices ----------------------------------------------------------------------------------
 
     def apply_seed(self, rows: Sequence[SeedRow], now: datetime) -> SeedResult:
         driver = self._c.connection.driver_connection
         if driver is None:
             raise StorageError("the connection was closed")
-        return self._seed.apply(driver, rows, now)
+        actor, at = self._context or ("system", now)
+        return self._seed.apply(driver, rows, now, actor=actor, audit_at=at)
 
     def list_model_prices(
         self,

@@ -20,8 +20,10 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
+    "audit_log",
     "group_ai_budgets",
     "group_members",
     "group_members_expanded",
@@ -135,6 +137,19 @@ user_ai_budget_overrides = Table(
     Column("spend_limit_micros", BigInteger, nullable=False),
     _timestamp("created_at"),
     _timestamp("updated_at"),
+)
+
+audit_log = Table(
+    "ai_audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _timestamp("at"),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("resource_type", Text, nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("before", JSONB),
+    Column("after", JSONB),
 )
 
 group_members_expanded = Table(
