@@ -15,7 +15,7 @@ from itertools import count
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
-from aigov.audit import AuditEntry, AuditFilter, AuditRecord, change_record
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord, change_record, seed_record
 from aigov.budgets import (
     GroupAIBudget,
     UserAIBudgetOverride,
@@ -429,7 +429,11 @@ class _MemoryUnitOfWork(UnitOfWork):
             self._put_price(
                 row, "pricebook", created_at=pricebook[row.key].created_at, updated_at=now
             )
-        return seed_result(plan)
+        result = seed_result(plan)
+        if plan.insert or plan.update:
+            actor, at = self._audit_context()
+            self.append_audit(seed_record(at=at, actor=actor, result=result))
+        return result
 
     def _put_price(
         self, row: SeedRow, source: PriceSource, *, created_at: datetime, updated_at: datetime

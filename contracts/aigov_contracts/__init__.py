@@ -26,6 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aigov_contracts.audit import AuditContract
     from aigov_contracts.authorization import AuthorizationContract
     from aigov_contracts.budgets import BudgetContract
     from aigov_contracts.clock import ManualClock
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from aigov_contracts.store import StoreContract
 
 __all__ = [
+    "AuditContract",
     "AuthorizationContract",
     "BudgetContract",
     "DirectoryConcurrencyContract",
@@ -50,6 +52,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AuditContract": "aigov_contracts.audit",
     "AuthorizationContract": "aigov_contracts.authorization",
     "BudgetContract": "aigov_contracts.budgets",
     "DirectoryConcurrencyContract": "aigov_contracts.concurrency",

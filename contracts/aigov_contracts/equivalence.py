@@ -28,6 +28,7 @@ from hypothesis.stateful import (
 )
 
 from aigov import AI_GOVERNANCE, Actor, AigovError, Governance, Store
+from aigov.audit import AuditFilter
 from aigov.prices import PRICE_FIELDS
 from aigov_contracts import strategies as ds
 from aigov_contracts.clock import ManualClock
@@ -46,6 +47,9 @@ def _outcome(call: Callable[[], Any]) -> Outcome:
         return ("error", type(exc))
 
 
+_ALL_AUDIT = AuditFilter(limit=10**9)
+
+
 def store_snapshot(store: Store) -> dict[str, Any]:
     """Everything the store holds, in the store's own order: equal on equivalent stores."""
     with store.transaction() as uow:
@@ -53,6 +57,10 @@ def store_snapshot(store: Store) -> dict[str, Any]:
             "model_prices": list(uow.list_model_prices()),
             "group_budgets": list(uow.list_group_budgets()),
             "overrides": list(uow.list_overrides()),
+            "audit": sorted(
+                (entry.model_dump(exclude={"id"}) for entry in uow.list_audit(_ALL_AUDIT)),
+                key=lambda e: (e["at"], e["resource_type"], e["resource_id"], e["action"]),
+            ),
             "organizations": list(uow.list_organizations()),
             "users": list(uow.list_users()),
             "organization_members": list(uow.list_organization_members()),
@@ -119,6 +127,8 @@ def equivalence_test(
         def both(self, operation: Callable[[Governance], Any]) -> Any:
             candidate, reference = (_outcome(partial(operation, gov)) for gov in self.govs)
             assert candidate == reference, f"candidate {candidate!r} != reference {reference!r}"
+            # Every call gets its own instant, so that audit entries order by call.
+            self.clock.advance(timedelta(microseconds=1))
             return reference
 
         def created(self, operation: Callable[[Governance], Any], key: UUID) -> Any:

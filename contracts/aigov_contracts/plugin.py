@@ -11,6 +11,7 @@ import os
 import pytest
 
 pytest.register_assert_rewrite(
+    "aigov_contracts.audit",
     "aigov_contracts.authorization",
     "aigov_contracts.budgets",
     "aigov_contracts.concurrency",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aigov_contracts.audit import AuditContract
 from aigov_contracts.authorization import AuthorizationContract
 from aigov_contracts.budgets import BudgetContract
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
@@ -16,5 +17,6 @@ class StoreContract(
     PriceBookContract,
     BudgetContract,
     AuthorizationContract,
+    AuditContract,
 ):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""

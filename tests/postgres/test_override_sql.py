@@ -120,3 +120,46 @@ def test_no_check_constraint_calls_a_function(db: psycopg.Connection):
         [SCHEMA, CONSTRAINT],
     ).fetchone()
     assert trigger == (True,), "the invariant is a constraint trigger"
+
+
+def audit_rows(sql: Directory) -> list[tuple[object, ...]]:
+    return sql.c.execute(
+        f"SELECT actor, action, resource_id, before ->> 'group_id' FROM {SCHEMA}.ai_audit_log"
+        " ORDER BY id"
+    ).fetchall()
+
+
+@pytest.mark.parametrize(
+    "removal",
+    [
+        "DELETE FROM {s}.group_members WHERE user_id = %(user)s",
+        "DELETE FROM {s}.organization_members WHERE user_id = %(user)s",
+        "DELETE FROM {s}.users WHERE id = %(user)s",
+        "DELETE FROM {s}.groups WHERE id = %(group)s",
+        "DELETE FROM {s}.organizations WHERE id = %(org)s",
+    ],
+)
+def test_a_cascade_by_another_writer_is_audited_naming_its_role(
+    sql: Directory, world, removal: str
+):
+    org, group, user = world
+    override(sql, user, group)
+    sql.c.execute(removal.format(s=SCHEMA), {"user": user, "group": group, "org": org})
+    role = sql.scalar("SELECT session_user")
+    assert audit_rows(sql) == [(f"sql:{role}", "cascade_delete", str(user), str(group))]
+
+
+def test_a_cascade_names_the_actor_the_library_set(sql: Directory, world):
+    org, group, user = world
+    override(sql, user, group)
+    with sql.c.transaction():
+        sql.c.execute("SELECT set_config('aigov.actor', 'user:someone', true)")
+        sql.c.execute(f"DELETE FROM {SCHEMA}.group_members WHERE user_id = %s", [user])
+    assert audit_rows(sql) == [("user:someone", "cascade_delete", str(user), str(group))]
+
+
+def test_a_direct_delete_of_an_override_is_not_a_cascade(sql: Directory, world):
+    org, group, user = world
+    override(sql, user, group)
+    sql.c.execute(f"DELETE FROM {SCHEMA}.user_ai_budget_overrides WHERE user_id = %s", [user])
+    assert audit_rows(sql) == []

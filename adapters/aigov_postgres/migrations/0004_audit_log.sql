@@ -37,9 +37,12 @@ AS $$
     SELECT coalesce(nullif(current_setting('aigov.now', true), '')::timestamptz, now())
 $$;
 
--- Every override deleted by a cascade (a trigger or a foreign key acting, so below the top
--- level) is audited here, in one place, whoever removed the membership, user or group. A
--- top-level DELETE is the library's own (which audits it as 'delete') or another writer's.
+-- Every override deleted by a cascade is audited here, in one place, whoever removed the
+-- membership, user or group. Cascades are trigger functions (the membership triggers of 0003 and
+-- the two below), so a cascaded DELETE runs below the top trigger level; a top-level DELETE is the
+-- library's own (which audits it as 'delete') or another writer's. The foreign keys' own ON DELETE
+-- CASCADE would run at the top level and so pass unaudited: the triggers below delete the
+-- overrides of a user or group before the row goes, and the foreign keys find nothing left.
 CREATE FUNCTION user_ai_budget_overrides_audit_cascade() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, @schema@, pg_temp
@@ -60,3 +63,29 @@ $$;
 CREATE TRIGGER user_ai_budget_overrides_audit_cascade
     AFTER DELETE ON user_ai_budget_overrides
     FOR EACH ROW EXECUTE FUNCTION user_ai_budget_overrides_audit_cascade();
+
+CREATE FUNCTION users_cascade_overrides() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, @schema@, pg_temp
+AS $$
+BEGIN
+    DELETE FROM user_ai_budget_overrides WHERE user_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER users_cascade_overrides
+    BEFORE DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_cascade_overrides();
+
+CREATE FUNCTION groups_cascade_overrides() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, @schema@, pg_temp
+AS $$
+BEGIN
+    DELETE FROM user_ai_budget_overrides WHERE group_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER groups_cascade_overrides
+    BEFORE DELETE ON groups
+    FOR EACH ROW EXECUTE FUNCTION groups_cascade_overrides();
