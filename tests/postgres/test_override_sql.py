@@ -150,7 +150,7 @@ def test_a_cascade_by_another_writer_is_audited_naming_its_role(
 
 
 def test_a_cascade_names_the_actor_the_library_set(sql: Directory, world):
-    org, group, user = world
+    _org, group, user = world
     override(sql, user, group)
     with sql.c.transaction():
         sql.c.execute("SELECT set_config('aigov.actor', 'user:someone', true)")
@@ -159,7 +159,7 @@ def test_a_cascade_names_the_actor_the_library_set(sql: Directory, world):
 
 
 def test_a_direct_delete_of_an_override_is_not_a_cascade(sql: Directory, world):
-    org, group, user = world
+    _org, group, user = world
     override(sql, user, group)
     sql.c.execute(f"DELETE FROM {SCHEMA}.user_ai_budget_overrides WHERE user_id = %s", [user])
     assert audit_rows(sql) == []
