@@ -60,6 +60,7 @@ from aigov.prices import (
     parse_seed,
     plan_custom_price,
 )
+from aigov.resolution import BudgetPolicy, EffectiveBudget, resolve
 
 __all__ = ["AI_GOVERNANCE", "Governance", "PriceListing"]
 
@@ -87,12 +88,22 @@ class Governance:
     """
 
     def __init__(
-        self, store: Store, *, entitlements: Iterable[str], clock: Clock = system_clock
+        self,
+        store: Store,
+        *,
+        entitlements: Iterable[str],
+        budget_policy: BudgetPolicy = "highest",
+        clock: Clock = system_clock,
     ) -> None:
         if isinstance(entitlements, str):
             raise InvalidInputError("entitlements must be a collection of names, not one string")
+        if budget_policy not in ("highest", "lowest"):
+            raise InvalidInputError(
+                f"budget_policy must be 'highest' or 'lowest', not {budget_policy!r}"
+            )
         self._store = store
         self._entitlements = frozenset(entitlements)
+        self._budget_policy: BudgetPolicy = budget_policy
         self._clock = clock
 
     @property
@@ -515,6 +526,16 @@ class Governance:
         _check_actor(actor)
         authorize(actor, "read the audit log", [Need("read_audit_log")], NoFacts())
         return self._run(lambda uow: uow.list_audit(query))
+
+    # -- budget resolution -----------------------------------------------------------------------
+
+    def effective_budget(self, user_id: UUID | str) -> EffectiveBudget:
+        """The limit that applies to the user now, the group their spend is attributed to, and
+        where the limit came from (SPEC §7). NotFoundError for an unknown user."""
+        self._require_feature()
+        key = as_uuid(user_id, "user_id")
+        facts = self._run(lambda uow: uow.resolution_facts(key))
+        return resolve(_found(facts, "user", key), self._budget_policy)
 
     def _require_feature(self) -> None:
         """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""

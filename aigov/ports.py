@@ -25,6 +25,7 @@ from aigov.directory import (
     User,
 )
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
+from aigov.resolution import ResolutionFacts
 
 __all__ = [
     "AuditUnitOfWork",
@@ -258,6 +259,12 @@ class BudgetUnitOfWork(Protocol):
 
     def delete_override(self, user_id: UUID) -> UserAIBudgetOverride:
         """Delete the user's override and return it. NotFoundError when there is none."""
+        ...
+
+    def resolution_facts(self, user_id: UUID) -> ResolutionFacts | None:
+        """What budget resolution needs to know of a user (their organization memberships, the
+        budgets of their expanded groups, their override), read at once; None when the user
+        does not exist."""
         ...
 
 

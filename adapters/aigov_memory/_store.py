@@ -38,6 +38,7 @@ from aigov.directory import (
 from aigov.exceptions import ConflictError, NotFoundError
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow, plan_seed, seed_result
+from aigov.resolution import BudgetFact, MembershipFact, OverrideFact, ResolutionFacts
 
 __all__ = ["MemoryStore"]
 
@@ -388,6 +389,41 @@ class _MemoryUnitOfWork(UnitOfWork):
             )
         self._pop(self._t.overrides, user_id)
         return override
+
+    def resolution_facts(self, user_id: UUID) -> ResolutionFacts | None:
+        if user_id not in self._t.users:
+            return None
+        memberships = [
+            m for (_, user), m in self._t.organization_members.items() if user == user_id
+        ]
+        override = self._t.overrides.get(user_id)
+        return ResolutionFacts(
+            memberships=tuple(
+                MembershipFact(
+                    organization_id=m.organization_id,
+                    joined_at=m.created_at,
+                    deleted=self._t.organizations[m.organization_id].deleted,
+                    is_default=self._t.organizations[m.organization_id].is_default,
+                )
+                for m in memberships
+            ),
+            budgets=tuple(
+                BudgetFact(
+                    group_id=group_id,
+                    organization_id=self._t.groups[group_id].organization_id,
+                    spend_limit_micros=self._t.group_budgets[group_id].spend_limit_micros,
+                )
+                for _, group_id in self.expanded_memberships(user_id=user_id)
+                if group_id in self._t.group_budgets
+            ),
+            override=None
+            if override is None
+            else OverrideFact(
+                group_id=override.group_id,
+                organization_id=self._t.groups[override.group_id].organization_id,
+                spend_limit_micros=override.spend_limit_micros,
+            ),
+        )
 
     # -- the audit log ---------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
     true,
     update,
@@ -48,6 +49,7 @@ from aigov.directory import (
 from aigov.exceptions import InvalidInputError, NotFoundError, StorageError
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
+from aigov.resolution import ResolutionFacts
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
 from aigov_postgres._migrations import (
@@ -352,6 +354,63 @@ class _PostgresUnitOfWork(UnitOfWork):
             f"user {user_id} has no budget override",
         )
         return UserAIBudgetOverride.model_validate(row._mapping)
+
+    def resolution_facts(self, user_id: UUID) -> ResolutionFacts | None:
+        om, o, ov, g = t.organization_members, t.organizations, t.user_ai_budget_overrides, t.groups
+        view, budgets = t.group_members_expanded, t.group_ai_budgets
+        empty: ColumnElement[Any] = literal_column("'[]'::jsonb")
+        memberships = (
+            select(
+                func.coalesce(
+                    func.jsonb_agg(
+                        func.jsonb_build_object(
+                            "organization_id", om.c.organization_id,
+                            "joined_at", om.c.created_at,
+                            "deleted", o.c.deleted,
+                            "is_default", o.c.is_default,
+                        )
+                    ),
+                    empty,
+                )
+            )
+            .select_from(om.join(o, o.c.id == om.c.organization_id))
+            .where(om.c.user_id == user_id)
+            .scalar_subquery()
+        )  # fmt: skip
+        group_budgets = (
+            select(
+                func.coalesce(
+                    func.jsonb_agg(
+                        func.jsonb_build_object(
+                            "group_id", view.c.group_id,
+                            "organization_id", view.c.organization_id,
+                            "spend_limit_micros", budgets.c.spend_limit_micros,
+                        )
+                    ),
+                    empty,
+                )
+            )
+            .select_from(view.join(budgets, budgets.c.group_id == view.c.group_id))
+            .where(view.c.user_id == user_id)
+            .scalar_subquery()
+        )  # fmt: skip
+        override = (
+            select(
+                func.jsonb_build_object(
+                    "group_id", ov.c.group_id,
+                    "organization_id", g.c.organization_id,
+                    "spend_limit_micros", ov.c.spend_limit_micros,
+                )
+            )
+            .select_from(ov.join(g, g.c.id == ov.c.group_id))
+            .where(ov.c.user_id == user_id)
+            .scalar_subquery()
+        )  # fmt: skip
+        user_exists = exists().where(t.users.c.id == user_id)
+        row = self._c.execute(select(user_exists, memberships, group_budgets, override)).one()
+        if not row[0]:
+            return None
+        return ResolutionFacts(memberships=row[1], budgets=row[2], override=row[3])
 
     # -- the audit log ---------------------------------------------------------------------------
 
