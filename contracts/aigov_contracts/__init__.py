@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
     from aigov_contracts.equivalence import equivalence_test, store_snapshot
     from aigov_contracts.prices import PriceBookContract
+    from aigov_contracts.resolution import ResolutionContract
     from aigov_contracts.store import StoreContract
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "DirectoryContract",
     "ManualClock",
     "PriceBookContract",
+    "ResolutionContract",
     "StoreContract",
     "StoreFactory",
     "StoreTransactionContract",
@@ -59,6 +61,7 @@ _HOMES = {
     "DirectoryContract": "aigov_contracts.directory",
     "ManualClock": "aigov_contracts.clock",
     "PriceBookContract": "aigov_contracts.prices",
+    "ResolutionContract": "aigov_contracts.resolution",
     "StoreContract": "aigov_contracts.store",
     "StoreFactory": "aigov_contracts.concurrency",
     "StoreTransactionContract": "aigov_contracts.directory",

@@ -18,6 +18,7 @@ pytest.register_assert_rewrite(
     "aigov_contracts.directory",
     "aigov_contracts.equivalence",
     "aigov_contracts.prices",
+    "aigov_contracts.resolution",
     "aigov_contracts.store",
 )
 

@@ -7,6 +7,7 @@ from aigov_contracts.authorization import AuthorizationContract
 from aigov_contracts.budgets import BudgetContract
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
 from aigov_contracts.prices import PriceBookContract
+from aigov_contracts.resolution import ResolutionContract
 
 __all__ = ["StoreContract"]
 
@@ -18,5 +19,6 @@ class StoreContract(
     BudgetContract,
     AuthorizationContract,
     AuditContract,
+    ResolutionContract,
 ):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""
