@@ -6,6 +6,7 @@ of the store, so that a caller never half-applies a change and never reaches wha
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -43,11 +44,13 @@ from aigov.directory import (
     canonical_roles,
 )
 from aigov.exceptions import (
+    ConflictError,
     FeatureDisabledError,
     InvalidInputError,
     NotFoundError,
 )
 from aigov.money import Micros
+from aigov.periods import Period
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import (
     Identifier,
@@ -61,6 +64,7 @@ from aigov.prices import (
     plan_custom_price,
 )
 from aigov.resolution import BudgetPolicy, EffectiveBudget, resolve
+from aigov.settings import GovernanceSettings, UnknownPricePolicy
 
 __all__ = ["AI_GOVERNANCE", "Governance", "PriceListing"]
 
@@ -92,18 +96,25 @@ class Governance:
         store: Store,
         *,
         entitlements: Iterable[str],
+        period: Period = "month",
         budget_policy: BudgetPolicy = "highest",
+        unknown_price_policy: UnknownPricePolicy = "deny",
+        thresholds: Iterable[int] = (80, 100),
         clock: Clock = system_clock,
     ) -> None:
         if isinstance(entitlements, str):
             raise InvalidInputError("entitlements must be a collection of names, not one string")
-        if budget_policy not in ("highest", "lowest"):
-            raise InvalidInputError(
-                f"budget_policy must be 'highest' or 'lowest', not {budget_policy!r}"
-            )
         self._store = store
         self._entitlements = frozenset(entitlements)
-        self._budget_policy: BudgetPolicy = budget_policy
+        self._settings = validated(
+            GovernanceSettings,
+            period=period,
+            budget_policy=budget_policy,
+            unknown_price_policy=unknown_price_policy,
+            thresholds=tuple(thresholds),
+        )
+        self._settings_agreed = False
+        self._settings_lock = threading.Lock()
         self._clock = clock
 
     @property
@@ -113,6 +124,10 @@ class Governance:
     @property
     def entitlements(self) -> frozenset[str]:
         return self._entitlements
+
+    @property
+    def settings(self) -> GovernanceSettings:
+        return self._settings
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -535,7 +550,7 @@ class Governance:
         self._require_feature()
         key = as_uuid(user_id, "user_id")
         facts = self._run(lambda uow: uow.resolution_facts(key))
-        return resolve(_found(facts, "user", key), self._budget_policy)
+        return resolve(_found(facts, "user", key), self._settings.budget_policy)
 
     def _require_feature(self) -> None:
         """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""
@@ -543,6 +558,22 @@ class Governance:
             raise FeatureDisabledError(
                 "AI governance is not enabled: Governance(..., entitlements={'ai_governance'})"
             )
+        if not self._settings_agreed:
+            self._agree_on_settings()
+
+    def _agree_on_settings(self) -> None:
+        """SPEC §8.0: the store keeps the first settings it is given; refuse to enforce others."""
+        with self._settings_lock:
+            if self._settings_agreed:
+                return
+            stored = self._run(lambda uow: uow.ensure_settings(self._settings))
+            if stored != self._settings:
+                raise ConflictError(
+                    f"this store enforces {stored.model_dump()}, not {self._settings.model_dump()}:"
+                    " every Governance on one store must use the same settings",
+                    constraint="ai_governance_settings",
+                )
+            self._settings_agreed = True
 
     def get_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
         """The group's budget. NotFoundError when the group has none (no limit is enforced)."""

@@ -26,12 +26,14 @@ from aigov.directory import (
 )
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov.resolution import ResolutionFacts
+from aigov.settings import GovernanceSettings
 
 __all__ = [
     "AuditUnitOfWork",
     "BudgetUnitOfWork",
     "DirectoryUnitOfWork",
     "PriceUnitOfWork",
+    "SettingsUnitOfWork",
     "Store",
     "UnitOfWork",
 ]
@@ -286,7 +288,23 @@ class AuditUnitOfWork(Protocol):
         ...
 
 
-class UnitOfWork(DirectoryUnitOfWork, PriceUnitOfWork, BudgetUnitOfWork, AuditUnitOfWork, Protocol):
+class SettingsUnitOfWork(Protocol):
+    """The deployment's settings (SPEC §8.0)."""
+
+    def ensure_settings(self, settings: GovernanceSettings) -> GovernanceSettings:
+        """Keep ``settings`` if the store has none yet, and return the store's settings: the
+        first ones ever given, also when several processes give theirs at the same moment."""
+        ...
+
+
+class UnitOfWork(
+    DirectoryUnitOfWork,
+    PriceUnitOfWork,
+    BudgetUnitOfWork,
+    AuditUnitOfWork,
+    SettingsUnitOfWork,
+    Protocol,
+):
     """Everything one transaction can do; later concerns (spend) join here."""
 
 

@@ -39,6 +39,7 @@ from aigov.exceptions import ConflictError, NotFoundError
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow, plan_seed, seed_result
 from aigov.resolution import BudgetFact, MembershipFact, OverrideFact, ResolutionFacts
+from aigov.settings import GovernanceSettings
 
 __all__ = ["MemoryStore"]
 
@@ -62,6 +63,7 @@ class _Tables:
         self.overrides: dict[UUID, UserAIBudgetOverride] = {}
         self.audit: dict[int, AuditEntry] = {}
         self.audit_ids = count(1)  # like a sequence: not rolled back
+        self.settings: dict[None, GovernanceSettings] = {}
 
 
 class _MemoryUnitOfWork(UnitOfWork):
@@ -424,6 +426,11 @@ class _MemoryUnitOfWork(UnitOfWork):
                 spend_limit_micros=override.spend_limit_micros,
             ),
         )
+
+    def ensure_settings(self, settings: GovernanceSettings) -> GovernanceSettings:
+        if None not in self._t.settings:
+            self._put(self._t.settings, None, settings)
+        return self._t.settings[None]
 
     # -- the audit log ---------------------------------------------------------------------------
 

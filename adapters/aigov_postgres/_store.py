@@ -50,6 +50,7 @@ from aigov.exceptions import InvalidInputError, NotFoundError, StorageError
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov.resolution import ResolutionFacts
+from aigov.settings import GovernanceSettings
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
 from aigov_postgres._migrations import (
@@ -411,6 +412,16 @@ class _PostgresUnitOfWork(UnitOfWork):
         if not row[0]:
             return None
         return ResolutionFacts(memberships=row[1], budgets=row[2], override=row[3])
+
+    def ensure_settings(self, settings: GovernanceSettings) -> GovernanceSettings:
+        table = t.governance_settings
+        self._c.execute(
+            pg_insert(table)
+            .values(singleton=True, settings=settings.model_dump(mode="json"))
+            .on_conflict_do_nothing(index_elements=["singleton"])
+        )
+        stored = self._c.scalar(select(table.c.settings))
+        return GovernanceSettings.model_validate(stored)
 
     # -- the audit log ---------------------------------------------------------------------------
 

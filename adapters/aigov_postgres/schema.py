@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
     "audit_log",
+    "governance_settings",
     "group_ai_budgets",
     "group_members",
     "group_members_expanded",
@@ -150,6 +151,14 @@ audit_log = Table(
     Column("resource_id", Text, nullable=False),
     Column("before", JSONB),
     Column("after", JSONB),
+)
+
+governance_settings = Table(
+    "ai_governance_settings",
+    metadata,
+    Column("singleton", Boolean, primary_key=True),
+    Column("settings", JSONB, nullable=False),
+    _timestamp("created_at"),
 )
 
 group_members_expanded = Table(

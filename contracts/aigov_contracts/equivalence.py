@@ -325,16 +325,9 @@ def equivalence_test(
             self.both(remove[leave])
             self.both(lambda g: g.get_user_budget_override(SYSTEM, user))
 
-        @rule(user=_known(users, ds.user_ids()), policy=st.sampled_from(["highest", "lowest"]))
-        def resolve(self, user: UUID, policy: str) -> None:
-            self.both(
-                lambda g: Governance(
-                    g.store,
-                    entitlements={AI_GOVERNANCE},
-                    budget_policy=policy,  # type: ignore[arg-type]
-                    clock=self.clock,
-                ).effective_budget(user)
-            )
+        @rule(user=_known(users, ds.user_ids()))
+        def resolve(self, user: UUID) -> None:
+            self.both(lambda g: g.effective_budget(user))
 
         @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
         def read_budgets(self, user: UUID, group: UUID) -> None:

@@ -7,7 +7,15 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from aigov import Actor, FeatureDisabledError, Governance, NotFoundError, Store
+from aigov import (
+    Actor,
+    ConflictError,
+    FeatureDisabledError,
+    Governance,
+    InvalidInputError,
+    NotFoundError,
+    Store,
+)
 from aigov.resolution import EffectiveBudget
 from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
@@ -81,8 +89,17 @@ class ResolutionContract(DirectoryFixtures):
 
     @pytest.mark.parametrize(("policy", "expected"), [("highest", 30), ("lowest", 10)])
     def test_the_budget_policy_picks_among_the_users_groups(
-        self, store: Store, gov: Governance, org: UUID, member: UUID, policy: str, expected: int
+        self, store: Store, clock: ManualClock, policy: str, expected: int
     ) -> None:
+        gov = Governance(
+            store,
+            entitlements={"ai_governance"},
+            budget_policy=policy,  # type: ignore[arg-type]
+            clock=clock,
+        )
+        org, member = self.new_org(gov), uuid4()
+        gov.create_user(SYSTEM, member, "member")
+        self.join(gov, clock, member, org)
         groups = [uuid4(), uuid4()]
         for n, group in enumerate(groups):
             gov.create_group(SYSTEM, group, org, f"g{n}")
@@ -93,11 +110,7 @@ class ResolutionContract(DirectoryFixtures):
         outsider_group = uuid4()
         gov.create_group(SYSTEM, outsider_group, org, "not theirs")
         gov.upsert_group_budget(SYSTEM, outsider_group, 1_000)
-        chosen = Governance(
-            store,
-            entitlements={"ai_governance"},
-            budget_policy=policy,  # type: ignore[arg-type]
-        ).effective_budget(member)
+        chosen = gov.effective_budget(member)
         assert (chosen.spend_limit_micros, chosen.source) == (expected, "group")
         assert chosen.group_id == groups[0 if expected == 10 else 1]
 
@@ -158,3 +171,38 @@ class ResolutionContract(DirectoryFixtures):
     def test_resolution_is_feature_gated(self, store: Store, member: UUID) -> None:
         with pytest.raises(FeatureDisabledError):
             Governance(store, entitlements=()).effective_budget(member)
+
+    def test_every_governance_on_a_store_enforces_the_same_settings(
+        self, store: Store, member: UUID
+    ) -> None:
+        """SPEC §8.0: the first settings stay; a Governance that disagrees is refused."""
+        first = Governance(store, entitlements={"ai_governance"}, period="week")
+        first.effective_budget(member)
+        assert first.settings.period == "week"
+        again = Governance(
+            store, entitlements={"ai_governance"}, period="week", thresholds=(100, 80)
+        )
+        assert again.effective_budget(member) == first.effective_budget(member)
+        for different in (
+            {"period": "month"},
+            {"period": "week", "budget_policy": "lowest"},
+            {"period": "week", "unknown_price_policy": "allow"},
+            {"period": "week", "thresholds": (50,)},
+        ):
+            refused = Governance(store, entitlements={"ai_governance"}, **different)
+            with pytest.raises(ConflictError):
+                refused.effective_budget(member)
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"period": "year"},
+            {"budget_policy": "median"},
+            {"unknown_price_policy": "maybe"},
+            {"thresholds": (0,)},
+            {"thresholds": (80.5,)},
+        ],
+    )
+    def test_bad_settings_are_invalid_input(self, store: Store, bad: dict[str, object]) -> None:
+        with pytest.raises(InvalidInputError):
+            Governance(store, entitlements={"ai_governance"}, **bad)  # type: ignore[arg-type]
