@@ -459,6 +459,7 @@ class Governance:
         now = self._now()
 
         def work(uow: UnitOfWork) -> ModelPrice:
+            uow.lock_resource("custom_price", price_resource_id(*key))
             existing = uow.list_model_prices(provider=key[0], model=key[1], source="custom")
             current = existing[0] if existing else None
             planned = plan_custom_price(current, key[0], key[1], prices, now)
@@ -478,6 +479,7 @@ class Governance:
         now = self._now()
 
         def work(uow: UnitOfWork) -> ModelPrice:
+            uow.lock_resource("custom_price", price_resource_id(*key))
             deleted = uow.delete_custom_price(*key)
             self._audit(uow, actor, now, "custom_price", price_resource_id(*key), deleted, None)
             return deleted
@@ -600,6 +602,7 @@ class Governance:
 
         def work(uow: UnitOfWork) -> GroupAIBudget:
             _authorize(uow, actor, "set the budget of", Need("update_group", key))
+            uow.lock_resource("group_budget", str(key))
             existing = uow.get_group_budget(key)
             planned = plan_group_budget(existing, key, limit, now)
             if planned is None:
@@ -619,6 +622,7 @@ class Governance:
 
         def work(uow: UnitOfWork) -> GroupAIBudget:
             _authorize(uow, actor, "delete the budget of", Need("update_group", key))
+            uow.lock_resource("group_budget", str(key))
             deleted = uow.delete_group_budget(key)
             self._audit(uow, actor, now, "group_budget", str(key), deleted, None)
             return deleted
@@ -655,6 +659,7 @@ class Governance:
         now = self._now()
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
+            uow.lock_resource("user_budget_override", str(user_key))
             existing = uow.get_override(user_key)
             needs = [Need("update_user", user_key), Need("update_group", group_key)]
             if existing is not None and existing.group_id != group_key:
@@ -680,11 +685,13 @@ class Governance:
         now = self._now()
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
-            action = "delete the budget override of"
-            _authorize(uow, actor, action, Need("update_user", key))
-            existing = _found(uow.get_override(key), "override", key)
-            _authorize(uow, actor, action, Need("update_group", existing.group_id))
-            deleted = uow.delete_override(key)
+            uow.lock_resource("user_budget_override", str(key))
+            existing = uow.get_override(key)
+            needs = [Need("update_user", key)]
+            if existing is not None:
+                needs.append(Need("update_group", existing.group_id))
+            _authorize(uow, actor, "delete the budget override of", *needs)
+            deleted = uow.delete_override(_found(existing, "override", key).user_id)
             self._audit(uow, actor, now, "user_budget_override", str(key), deleted, None)
             return deleted
 

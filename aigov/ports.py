@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from aigov.audit import AuditEntry, AuditFilter, AuditRecord
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord, ResourceType
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
@@ -272,6 +272,12 @@ class BudgetUnitOfWork(Protocol):
 
 class AuditUnitOfWork(Protocol):
     """The audit log (SPEC §10)."""
+
+    def lock_resource(self, resource_type: ResourceType, resource_id: str) -> None:
+        """Serialize the library's changes of one resource: until this unit of work ends,
+        another that locks the same resource waits, so the values it reads before changing them
+        (for its decisions and its audit entry) are current."""
+        ...
 
     def set_audit_context(self, actor: str, at: datetime) -> None:
         """Name who acts and when, for every entry this unit of work writes: its own, the seed's,

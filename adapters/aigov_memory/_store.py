@@ -15,7 +15,14 @@ from itertools import count
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
-from aigov.audit import AuditEntry, AuditFilter, AuditRecord, change_record, seed_record
+from aigov.audit import (
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    ResourceType,
+    change_record,
+    seed_record,
+)
 from aigov.budgets import (
     GroupAIBudget,
     UserAIBudgetOverride,
@@ -433,6 +440,9 @@ class _MemoryUnitOfWork(UnitOfWork):
         return self._t.settings[None]
 
     # -- the audit log ---------------------------------------------------------------------------
+
+    def lock_resource(self, resource_type: ResourceType, resource_id: str) -> None:
+        """Units of work already run one at a time here."""
 
     def set_audit_context(self, actor: str, at: datetime) -> None:
         self._context = (actor, at)

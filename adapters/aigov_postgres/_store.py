@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from aigov.audit import AuditEntry, AuditFilter, AuditRecord
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord, ResourceType
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
@@ -54,6 +54,7 @@ from aigov.settings import GovernanceSettings
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
 from aigov_postgres._migrations import (
+    advisory_lock_key,
     apply_migrations,
     check_schema_name,
     current_version,
@@ -87,9 +88,10 @@ def _missing(resource: str, key: object, message: str) -> NotFoundError:
 
 
 class _PostgresUnitOfWork(UnitOfWork):
-    def __init__(self, connection: Connection, seed: SeedStatement) -> None:
+    def __init__(self, connection: Connection, seed: SeedStatement, schema: str) -> None:
         self._c = connection
         self._seed = seed
+        self._schema = schema
         self._context: tuple[str, datetime] | None = None
 
     def _one_or_missing(self, statement: Any, resource: str, key: object, message: str) -> Row[Any]:
@@ -425,6 +427,10 @@ class _PostgresUnitOfWork(UnitOfWork):
 
     # -- the audit log ---------------------------------------------------------------------------
 
+    def lock_resource(self, resource_type: ResourceType, resource_id: str) -> None:
+        key = advisory_lock_key(f"{resource_type} {resource_id}", self._schema)
+        self._c.execute(select(func.pg_advisory_xact_lock(key)))
+
     def set_audit_context(self, actor: str, at: datetime) -> None:
         self._context = (actor, at)
         self._c.execute(
@@ -579,7 +585,7 @@ class PostgresStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
         with self._connection() as connection:
-            yield _PostgresUnitOfWork(connection, self._seed)
+            yield _PostgresUnitOfWork(connection, self._seed, self._schema)
 
     def close(self) -> None:
         """Close the pooled connections; a later unit of work opens new ones."""
