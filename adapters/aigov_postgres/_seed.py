@@ -30,8 +30,8 @@ _PRICES = "input_price, output_price, cache_read_price, cache_write_price"
 
 _TEMPLATE = """
 WITH input AS (
-    SELECT e ->> 'provider' AS provider,
-           e ->> 'model' AS model,
+    SELECT (e ->> 'provider') COLLATE "C" AS provider,
+           (e ->> 'model') COLLATE "C" AS model,
            (e ->> 'input_price')::bigint AS input_price,
            (e ->> 'output_price')::bigint AS output_price,
            (e ->> 'cache_read_price')::bigint AS cache_read_price,

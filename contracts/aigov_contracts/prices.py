@@ -347,3 +347,10 @@ class PriceBookContract(GovernanceFixtures):
             gov.set_custom_price(SYSTEM, name, "m", **CUSTOM)
         with pytest.raises(InvalidInputError):
             gov.get_model_price("p", name)
+
+    def test_models_sort_by_code_point(self, gov: Governance) -> None:
+        """The same order on every store, whatever a database's collation says."""
+        names = ["a", "a-b", "ab", "B", "Z", "é", "_x"]
+        result = gov.apply_price_book([row("p", name) for name in names])
+        assert [model for _, model in result.inserted_keys] == sorted(names)
+        assert [p.model for p in gov.list_model_prices()] == sorted(names)

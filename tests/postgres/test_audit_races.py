@@ -3,6 +3,7 @@ tells one story (one create, then updates whose before is the previous after).""
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 from uuid import uuid4
@@ -42,7 +43,7 @@ def test_concurrent_upserts_of_one_budget_audit_a_consistent_history(postgres_ur
                 )
                 assert [e.action for e in history] == ["create"] + ["update"] * (WRITERS - 1)
                 assert history[0].before is None
-                for previous, entry in zip(history, history[1:], strict=False):
+                for previous, entry in itertools.pairwise(history):
                     assert entry.before == previous.after
                 final = govs[0].get_group_budget(SYSTEM, group).spend_limit_micros
                 assert history[-1].after == {"group_id": str(group), "spend_limit_micros": final}

@@ -145,3 +145,15 @@ def test_a_lock_timeout_is_a_transient_error(postgres_url: URL, sql: Directory):
         assert sql.scalar("SELECT count(*) FROM {s}.users WHERE id = %s", user) == 1
     finally:
         store.close()
+
+
+def test_model_names_sort_by_code_point_whatever_the_database_collation(sql: Directory):
+    """Provider and model carry COLLATE "C", so PostgreSQL orders them as Python does."""
+    collations = sql.c.execute(
+        "SELECT a.attname, c.collname FROM pg_attribute a"
+        " JOIN pg_collation c ON c.oid = a.attcollation"
+        " WHERE a.attrelid = %s::regclass AND a.attname IN ('provider', 'model')"
+        " ORDER BY a.attname",
+        [f"{SCHEMA}.ai_model_prices"],
+    ).fetchall()
+    assert collations == [("model", "C"), ("provider", "C")]

@@ -1,10 +1,12 @@
 -- The price book of SPEC §3: one row per (provider, model, source). Prices are micros per one
 -- million tokens; NULL means unknown and 0 means free. Seeds write 'pricebook' rows only, custom
--- prices are 'custom' rows, so a seed never overwrites an administrator's price.
+-- prices are 'custom' rows, so a seed never overwrites an administrator's price. Provider and
+-- model sort and compare by code point (COLLATE "C"), as every store does, whatever the
+-- database's default collation.
 
 CREATE TABLE ai_model_prices (
-    provider           text        NOT NULL,
-    model              text        NOT NULL,
+    provider           text        COLLATE "C" NOT NULL,
+    model              text        COLLATE "C" NOT NULL,
     source             text        NOT NULL DEFAULT 'pricebook',
     input_price        bigint,
     output_price       bigint,
