@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 from aigov.actor import Actor
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
+from aigov.directory import storable_text
+from aigov.money import MAX_MICROS
 from aigov.prices import PRICE_FIELDS, ModelPrice, SeedResult
 
 __all__ = [
@@ -56,17 +66,23 @@ class AuditEntry(AuditRecord):
     id: int
 
 
+Text = Annotated[
+    str, StringConstraints(strict=True, max_length=1000), AfterValidator(storable_text)
+]
+Position = Annotated[int, Strict(), Field(ge=0, le=MAX_MICROS)]
+
+
 class AuditFilter(BaseModel):
     """Which entries to read: all given conditions hold; ``after`` is the last id already seen."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     resource_type: ResourceType | None = None
-    resource_id: str | None = None
-    actor: str | None = None
+    resource_id: Text | None = None
+    actor: Text | None = None
     since: AwareDatetime | None = None
-    after: int | None = None
-    limit: int = 100
+    after: Position | None = None
+    limit: Annotated[int, Strict(), Field(ge=1)] = 100
 
 
 def actor_label(actor: Actor | UUID | None) -> str:

@@ -17,6 +17,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "everyone_group",
     "expanded_memberships",
     "group_memberships_lost",
+    "storable_text",
 ]
 
 EVERYONE_GROUP_NAME = "Everyone"
@@ -63,7 +65,7 @@ ORGANIZATION_ROLES: tuple[OrganizationRole, ...] = (
 )
 
 
-def _storable_text(value: str) -> str:
+def storable_text(value: str) -> str:
     """Text every store can keep: no NUL character and valid Unicode (no lone surrogates)."""
     if "\x00" in value:
         raise ValueError("must not contain the NUL character")
@@ -75,7 +77,7 @@ def _storable_text(value: str) -> str:
 
 
 Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_storable_text)
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(storable_text)
 ]
 """A display name: non-empty, at most 255 characters, storable text, kept as given."""
 
@@ -89,8 +91,8 @@ class Organization(_Record):
 
     id: UUID
     name: Name
-    is_default: bool = False
-    deleted: bool = False
+    is_default: StrictBool = False
+    deleted: StrictBool = False
     created_at: AwareDatetime
 
 

@@ -102,8 +102,10 @@ class Governance:
         thresholds: Iterable[int] = (80, 100),
         clock: Clock = system_clock,
     ) -> None:
-        if isinstance(entitlements, str):
-            raise InvalidInputError("entitlements must be a collection of names, not one string")
+        if isinstance(entitlements, str) or not isinstance(entitlements, Iterable):
+            raise InvalidInputError(
+                f"entitlements must be a collection of names, not {entitlements!r}"
+            )
         self._store = store
         self._entitlements = frozenset(entitlements)
         self._settings = validated(
@@ -131,6 +133,8 @@ class Governance:
 
     def _now(self) -> datetime:
         now = self._clock()
+        if not isinstance(now, datetime):
+            raise InvalidInputError(f"the clock returned {now!r}, not a datetime")
         if now.tzinfo is None or now.utcoffset() is None:
             raise InvalidInputError(
                 f"the clock returned a naive datetime ({now!r}); use aware ones"
@@ -524,11 +528,14 @@ class Governance:
     ) -> Sequence[AuditEntry]:
         """Audit entries, oldest first, at most ``limit`` (1 … 1000) per page; pass the last
         entry's ``id`` as ``after`` for the next page. Filters: the resource, who acted
-        (a user id, or ``"system"``), and entries at or after ``since``. Needs the owner or
+        (a user id, ``"system"``, or ``"sql:<role>"`` for another SQL writer's cascades), and
+        entries at or after ``since``. Needs the owner or
         auditor role."""
         label = None
-        if actor_id is not None:
-            label = "system" if actor_id == "system" else actor_label(as_uuid(actor_id, "actor_id"))
+        if isinstance(actor_id, str) and (actor_id == "system" or actor_id.startswith("sql:")):
+            label = actor_id
+        elif actor_id is not None:
+            label = actor_label(as_uuid(actor_id, "actor_id"))
         query = validated(
             AuditFilter,
             resource_type=resource_type,
@@ -538,7 +545,7 @@ class Governance:
             after=after,
             limit=limit,
         )
-        if not 1 <= query.limit <= 1000:
+        if query.limit > 1000:
             raise InvalidInputError(f"limit must be 1 … 1000, not {query.limit}")
         _check_actor(actor)
         authorize(actor, "read the audit log", [Need("read_audit_log")], NoFacts())

@@ -23,7 +23,7 @@ from pydantic import (
 
 from aigov._validation import error_class
 from aigov.directory import Name
-from aigov.exceptions import ConflictError
+from aigov.exceptions import ConflictError, InvalidInputError
 from aigov.money import Micros
 
 if TYPE_CHECKING:
@@ -116,6 +116,24 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{where}: {error['msg']}"
 
 
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise InvalidInputError(f"invalid seed: an element repeats the key(s) {repeated}")
+    return dict(pairs)
+
+
+def _json_array(seed: str | bytes) -> Any:
+    """Parse seed JSON, refusing an object that gives one key twice (JSON would keep the last)."""
+    try:
+        return json.loads(seed, object_pairs_hook=_no_repeated_keys)
+    except InvalidInputError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInputError(f"invalid seed: not JSON ({exc})") from exc
+
+
 def parse_seed(seed: str | bytes | Sequence[Mapping[str, Any]]) -> list[SeedRow]:
     """The validated rows of a seed given as JSON text or a list of dicts.
 
@@ -124,11 +142,9 @@ def parse_seed(seed: str | bytes | Sequence[Mapping[str, Any]]) -> list[SeedRow]
     model); AmountOutOfRangeError when the only faults are prices outside 0 … 2**63-1;
     ConflictError when one ``(provider, model)`` appears twice.
     """
+    elements = _json_array(seed) if isinstance(seed, str | bytes) else seed
     try:
-        if isinstance(seed, str | bytes):
-            rows = _SEED.validate_json(seed, strict=True)
-        else:
-            rows = _SEED.validate_python(seed, strict=True)
+        rows = _SEED.validate_python(elements, strict=True)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         kind = error_class(errors)

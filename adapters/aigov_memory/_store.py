@@ -332,24 +332,34 @@ class _MemoryUnitOfWork(UnitOfWork):
         ) in self._t.organization_members
 
     def _cascade(self) -> None:
-        """What a removal takes with it: overrides whose user left their group (SPEC §5.3), and
-        budgets of deleted groups."""
+        """What a removal takes with it, audited as cascade deletes: overrides whose user left
+        their group (SPEC §5.3), and budgets of deleted groups."""
         for lost in orphaned_overrides(list(self._t.overrides.values()), self.is_group_member):
             self._pop(self._t.overrides, lost.user_id)
-            actor, at = self._audit_context()
-            self.append_audit(
-                change_record(
-                    at=at,
-                    actor=actor,
-                    resource_type="user_budget_override",
-                    resource_id=str(lost.user_id),
-                    before=lost,
-                    after=None,
-                    cascade=True,
-                )
-            )
+            self._audit_cascade("user_budget_override", str(lost.user_id), lost)
         for group_id in [g for g in self._t.group_budgets if g not in self._t.groups]:
+            budget = self._t.group_budgets[group_id]
             self._pop(self._t.group_budgets, group_id)
+            self._audit_cascade("group_budget", str(group_id), budget)
+
+    def _audit_cascade(
+        self,
+        resource_type: ResourceType,
+        resource_id: str,
+        before: GroupAIBudget | UserAIBudgetOverride,
+    ) -> None:
+        actor, at = self._audit_context()
+        self.append_audit(
+            change_record(
+                at=at,
+                actor=actor,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                before=before,
+                after=None,
+                cascade=True,
+            )
+        )
 
     # -- budgets and overrides -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from aigov import (
     InvalidInputError,
     MembershipInvariantError,
     SiteRole,
+    Store,
 )
 from aigov.audit import AuditEntry
 from aigov_contracts.clock import ManualClock
@@ -186,3 +187,40 @@ class AuditContract(DirectoryFixtures):
         for bad in ({"limit": 0}, {"limit": 1001}, {"actor_id": "nobody"}, {"resource_type": "x"}):
             with pytest.raises(InvalidInputError):
                 entries(gov, **bad)
+
+    def test_a_budget_deleted_with_its_group_is_a_cascade_delete(
+        self, gov: Governance, group: UUID
+    ) -> None:
+        gov.upsert_group_budget(SYSTEM, group, 4)
+        gov.delete_group(SYSTEM, group)
+        created, cascaded = entries(gov)
+        assert (cascaded.action, cascaded.resource_type) == ("cascade_delete", "group_budget")
+        assert (cascaded.before, cascaded.after) == (created.after, None)
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"resource_id": "lone\ud800"},
+            {"resource_id": "nul\x00"},
+            {"after": 2**70},
+            {"after": -1},
+            {"limit": True},
+            {"since": "yesterday"},
+        ],
+    )
+    def test_bad_audit_filters_are_invalid_input(
+        self, gov: Governance, bad: dict[str, object]
+    ) -> None:
+        with pytest.raises(InvalidInputError):
+            entries(gov, **bad)
+
+    def test_other_writers_are_filterable_by_their_sql_role(self, gov: Governance) -> None:
+        assert entries(gov, actor_id="sql:postgres") == []
+
+    def test_audit_and_price_reads_are_not_feature_gated(self, store: Store, org: UUID) -> None:
+        """SPEC §6.3: price-book, audit-log and directory calls work without the entitlement."""
+        ungated = Governance(store, entitlements=())
+        ungated.apply_price_book([{"provider": "p", "model": "m", **PRICES}])
+        assert ungated.get_model_price("p", "m") is not None
+        assert ungated.audit_log(SYSTEM)[0].action == "seed"
+        ungated.create_group(SYSTEM, uuid4(), org, "still works")

@@ -140,3 +140,23 @@ class AuthorizationContract(DirectoryFixtures):
         else:
             outcome = OK
         assert outcome.split(" ")[0] == expected, f"{role} {operation}: {outcome}"
+
+    def test_deleting_an_override_in_an_unreadable_group_is_not_found(
+        self, gov: Governance, org: UUID, member: UUID
+    ) -> None:
+        """SPEC §6.2: any unreadable resource makes the answer NotFoundError, also when the group
+        is learned from the override being deleted."""
+        other, other_group = uuid4(), uuid4()
+        gov.create_organization(SYSTEM, other, "Other")
+        gov.create_group(SYSTEM, other_group, other, "ops")
+        gov.add_organization_member(SYSTEM, member, other)
+        gov.add_group_member(SYSTEM, member, other_group)
+        gov.upsert_user_budget_override(SYSTEM, member, other_group, 1)
+        auditor = uuid4()
+        gov.create_user(SYSTEM, auditor, "auditor of org only")
+        gov.add_organization_member(SYSTEM, auditor, org, roles=["organization-auditor"])
+        with pytest.raises(NotFoundError):
+            gov.delete_user_budget_override(Actor.user(auditor), member)
+        gov.upsert_user_budget_override(SYSTEM, member, org, 1)
+        with pytest.raises(ForbiddenError):  # readable once it is in the auditor's organization
+            gov.delete_user_budget_override(Actor.user(auditor), member)

@@ -115,6 +115,14 @@ class DirectoryContract(DirectoryFixtures):
         assert gov.get_organization(org) == after
         assert gov.update_organization(SYSTEM, org, name="Renamed").name == "Renamed"
 
+    def test_organization_flags_are_true_booleans(self, gov: Governance, org: UUID) -> None:
+        for flags in ({"is_default": "yes"}, {"deleted": 1}):
+            with pytest.raises(InvalidInputError):
+                gov.update_organization(SYSTEM, org, **flags)
+        with pytest.raises(InvalidInputError):
+            gov.create_organization(SYSTEM, uuid4(), "x", is_default="no")  # type: ignore[arg-type]
+        assert not gov.get_organization(org).is_default
+
     def test_updating_an_unknown_organization_is_not_found(self, gov: Governance) -> None:
         with pytest.raises(NotFoundError):
             gov.update_organization(SYSTEM, uuid4(), name="Nobody")

@@ -204,6 +204,13 @@ class PriceBookContract(GovernanceFixtures):
             gov.apply_price_book(seed)
         assert gov.list_model_prices(source="all") == []
 
+    def test_an_element_with_a_repeated_key_is_invalid(self, gov: Governance) -> None:
+        """JSON would silently keep the last value; a seed refuses it."""
+        text = json.dumps([row()])[:-2] + ', "input_price": 9}]'
+        with pytest.raises(InvalidInputError):
+            gov.apply_price_book(text)
+        assert gov.list_model_prices(source="all") == []
+
     def test_the_same_model_twice_in_one_batch_is_a_conflict(self, gov: Governance) -> None:
         """Found before any SQL, naming both elements; nothing is written."""
         with pytest.raises(ConflictError) as raised:

@@ -14,6 +14,7 @@ from aigov import (
     ForbiddenError,
     Governance,
     InvalidInputError,
+    NotFoundError,
 )
 from aigov_contracts import ManualClock
 from aigov_memory import MemoryStore
@@ -93,3 +94,49 @@ def test_the_feature_gate_comes_before_any_storage_access():
     ):
         with pytest.raises(FeatureDisabledError):
             call()
+
+
+@pytest.mark.parametrize("entitlements", [None, 5, "ai_governance"])
+def test_entitlements_that_are_not_a_collection_are_invalid(entitlements):
+    with pytest.raises(InvalidInputError):
+        Governance(MemoryStore(), entitlements=entitlements)
+
+
+def test_a_clock_that_returns_no_datetime_is_invalid():
+    gov = Governance(MemoryStore(), entitlements=(), clock=lambda: "now")  # type: ignore[arg-type,return-value]
+    with pytest.raises(InvalidInputError):
+        gov.create_user(Actor.system(), uuid4(), "ann")
+
+
+def test_a_narrower_role_cannot_move_or_delete_an_override_out_of_a_group_it_may_not_update(
+    monkeypatch,
+):
+    """Defence in depth (SPEC §6.2): if a role could update users but not every group, the old
+    group of a moved or deleted override is still checked."""
+    from aigov import authorization  # noqa: PLC0415
+
+    monkeypatch.setitem(
+        authorization.GRANTS,
+        "update_user",
+        authorization.Grant("update user U", org_roles=frozenset({"organization-admin"})),
+    )
+    gov = Governance(MemoryStore(), entitlements={AI_GOVERNANCE}, clock=ManualClock())
+    system = Actor.system()
+    mine, theirs, my_group, their_group, admin, user = (uuid4() for _ in range(6))
+    for org, group in ((mine, my_group), (theirs, their_group)):
+        gov.create_organization(system, org, f"org {org}")
+        gov.create_group(system, group, org, "g")
+    gov.create_user(system, admin, "admin")
+    gov.add_organization_member(system, admin, mine, roles=["organization-admin"])
+    gov.create_user(system, user, "user")
+    for org, group in ((mine, my_group), (theirs, their_group)):
+        gov.add_organization_member(system, user, org)
+        gov.add_group_member(system, user, group)
+    gov.upsert_user_budget_override(system, user, their_group, 1)
+    narrow = Actor.user(admin)
+    with pytest.raises(NotFoundError):
+        gov.upsert_user_budget_override(narrow, user, my_group, 2)
+    with pytest.raises(NotFoundError):
+        gov.delete_user_budget_override(narrow, user)
+    gov.upsert_user_budget_override(system, user, my_group, 1)
+    assert gov.upsert_user_budget_override(narrow, user, my_group, 2).spend_limit_micros == 2

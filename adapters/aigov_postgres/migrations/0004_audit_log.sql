@@ -77,15 +77,36 @@ CREATE TRIGGER users_cascade_overrides
     BEFORE DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION users_cascade_overrides();
 
-CREATE FUNCTION groups_cascade_overrides() RETURNS trigger
+CREATE FUNCTION groups_cascade_budgets() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, @schema@, pg_temp
 AS $$
 BEGIN
     DELETE FROM user_ai_budget_overrides WHERE group_id = OLD.id;
+    DELETE FROM group_ai_budgets WHERE group_id = OLD.id;
     RETURN OLD;
 END
 $$;
-CREATE TRIGGER groups_cascade_overrides
+CREATE TRIGGER groups_cascade_budgets
     BEFORE DELETE ON groups
-    FOR EACH ROW EXECUTE FUNCTION groups_cascade_overrides();
+    FOR EACH ROW EXECUTE FUNCTION groups_cascade_budgets();
+
+-- A group budget deleted with its group is audited the same way.
+CREATE FUNCTION group_ai_budgets_audit_cascade() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, @schema@, pg_temp
+AS $$
+BEGIN
+    IF pg_trigger_depth() > 1 THEN
+        INSERT INTO ai_audit_log (at, actor, action, resource_type, resource_id, before, after)
+        VALUES (audit_time(), audit_actor(), 'cascade_delete', 'group_budget', OLD.group_id::text,
+                jsonb_build_object('group_id', OLD.group_id::text,
+                                   'spend_limit_micros', OLD.spend_limit_micros),
+                NULL);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER group_ai_budgets_audit_cascade
+    AFTER DELETE ON group_ai_budgets
+    FOR EACH ROW EXECUTE FUNCTION group_ai_budgets_audit_cascade();
