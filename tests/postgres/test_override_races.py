@@ -31,6 +31,7 @@ REMOVALS = {
     ),
     "delete the user": f"DELETE FROM {SCHEMA}.users WHERE id = %(user)s",
     "delete the group": f"DELETE FROM {SCHEMA}.groups WHERE id = %(group)s",
+    "delete the organization": f"DELETE FROM {SCHEMA}.organizations WHERE id = %(org)s",
 }
 # What the refused write fails with, by what was removed first.
 REFUSALS = {
@@ -41,6 +42,10 @@ REFUSALS = {
     ),
     "delete the user": (errors.ForeignKeyViolation, "user_ai_budget_overrides_user_id_fkey"),
     "delete the group": (errors.ForeignKeyViolation, "user_ai_budget_overrides_group_id_fkey"),
+    "delete the organization": (
+        errors.ForeignKeyViolation,
+        "user_ai_budget_overrides_group_id_fkey",
+    ),
 }
 
 
@@ -56,7 +61,8 @@ CASES = [
     (target, removal)
     for target in ("ordinary group", "everyone group")
     for removal in REMOVALS
-    if target == "ordinary group" or removal in ("leave the organization", "delete the user")
+    if target == "ordinary group"
+    or removal in ("leave the organization", "delete the user", "delete the organization")
 ]
 
 
@@ -66,9 +72,9 @@ def test_an_override_racing_the_loss_of_its_membership(
     first: str, target: str, removal: str, connect: Connect, sql: Directory
 ):
     writer, remover = connect(), connect()
-    org = sql.organization()
     with ThreadPoolExecutor(1) as pool:
         for _ in range(ROUNDS):
+            org = sql.organization()
             user = sql.user()
             group = sql.group(org)
             sql.org_member(user, org)
@@ -90,3 +96,43 @@ def test_an_override_racing_the_loss_of_its_membership(
                 )
                 == 0
             )
+
+
+MOVE = f"UPDATE {SCHEMA}.user_ai_budget_overrides SET group_id = %s WHERE user_id = %s"
+
+
+@pytest.mark.parametrize("first", ["move", "remove"])
+def test_moving_an_override_racing_the_loss_of_the_new_membership(
+    first: str, connect: Connect, sql: Directory
+):
+    """An override moved into a group while the user leaves that group."""
+    writer, remover = connect(), connect()
+    org = sql.organization()
+    with ThreadPoolExecutor(1) as pool:
+        for _ in range(ROUNDS):
+            user, old, new = sql.user(), sql.group(org), sql.group(org)
+            sql.org_member(user, org)
+            sql.group_member(user, old)
+            sql.group_member(user, new)
+            sql.c.execute(WRITE, [user, old])
+            move = (writer, MOVE, [new, user])
+            leave = (remover, REMOVALS["leave the group"], {"user": user, "group": new, "org": org})
+            if first == "move":
+                assert race(move, leave, sql.c, pool) is None  # the leave waited, then cascaded
+                assert (
+                    sql.scalar(
+                        "SELECT count(*) FROM {s}.user_ai_budget_overrides WHERE user_id = %s", user
+                    )
+                    == 0
+                )
+            else:
+                error = race(leave, move, sql.c, pool)
+                assert isinstance(error, errors.CheckViolation), error
+                assert error.diag.constraint_name == "user_ai_budget_overrides_must_be_group_member"
+                assert (
+                    sql.scalar(
+                        "SELECT group_id FROM {s}.user_ai_budget_overrides WHERE user_id = %s", user
+                    )
+                    == old
+                )
+            assert orphans(sql) == 0
