@@ -20,6 +20,7 @@ from aigov import (
     Store,
     User,
 )
+from aigov.audit import AuditFilter, AuditRecord
 from aigov_contracts._fixtures import GovernanceFixtures
 from aigov_contracts.clock import ManualClock
 
@@ -492,6 +493,26 @@ class StoreTransactionContract:
             uow.add_user(_user(first))
         with store.transaction() as uow:
             assert uow.list_users() == []
+
+    def test_an_audit_entry_is_part_of_its_unit_of_work(self, store: Store) -> None:
+        """SPEC §10: an entry commits or rolls back with the change it describes."""
+        record = AuditRecord(
+            at=ManualClock()(),
+            actor="system",
+            action="create",
+            resource_type="group_budget",
+            resource_id="g",
+            before=None,
+            after={"spend_limit_micros": 1},
+        )
+        with pytest.raises(RuntimeError), store.transaction() as uow:
+            uow.append_audit(record)
+            raise RuntimeError("the change failed after its entry was written")
+        with store.transaction() as uow:
+            assert uow.list_audit(AuditFilter()) == []
+            kept = uow.append_audit(record)
+        with store.transaction() as uow:
+            assert uow.list_audit(AuditFilter()) == [kept]
 
     def test_a_unit_of_work_that_ends_normally_commits(self, store: Store) -> None:
         user_id = uuid4()
