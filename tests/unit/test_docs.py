@@ -22,7 +22,13 @@ def python_blocks(page: str) -> list[str]:
     ("page", "code"),
     [
         (page, code)
-        for page in ("README.md", "docs/prices.md", "docs/budgets.md", "docs/audit.md")
+        for page in (
+            "README.md",
+            "docs/prices.md",
+            "docs/budgets.md",
+            "docs/audit.md",
+            "docs/resolution.md",
+        )
         for code in python_blocks(page)
     ],
 )
