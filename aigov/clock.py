@@ -1,12 +1,13 @@
-"""Where "now" comes from. The core's rules take ``now`` as a parameter; the facade asks a clock,
-which callers replace (tests, simulations) so that periods and expiry are reproducible."""
+"""Where "now" and new ids come from. The core's rules take both as parameters; the facade asks
+a clock and an id factory, which callers replace (tests, simulations) to make runs reproducible."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from uuid import UUID, uuid4
 
-__all__ = ["Clock", "system_clock"]
+__all__ = ["Clock", "IdFactory", "random_ids", "system_clock"]
 
 Clock = Callable[[], datetime]
 """A function returning the current instant as an aware datetime."""
@@ -15,3 +16,12 @@ Clock = Callable[[], datetime]
 def system_clock() -> datetime:
     """The machine's clock, in UTC: the default clock of ``Governance``."""
     return datetime.now(UTC)
+
+
+IdFactory = Callable[[], UUID]
+"""A function returning a new, unique id (for usage records and reservations)."""
+
+
+def random_ids() -> UUID:
+    """Random (version 4) UUIDs: the default id factory of ``Governance``."""
+    return uuid4()

@@ -32,7 +32,8 @@ from aigov.budgets import (
     plan_group_budget,
     plan_override,
 )
-from aigov.clock import Clock, system_clock
+from aigov.clock import Clock, IdFactory, random_ids, system_clock
+from aigov.cost import TokenUsage, cost_of
 from aigov.directory import (
     ORGANIZATION_ROLES,
     Group,
@@ -50,7 +51,7 @@ from aigov.exceptions import (
     NotFoundError,
 )
 from aigov.money import Micros
-from aigov.periods import Period
+from aigov.periods import Period, period_window, utc_day
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import (
     Identifier,
@@ -65,6 +66,7 @@ from aigov.prices import (
 )
 from aigov.resolution import BudgetPolicy, EffectiveBudget, resolve
 from aigov.settings import GovernanceSettings, UnknownPricePolicy
+from aigov.spend import IdempotencyKey, UsageRecord, check_replay, usage_record
 
 __all__ = ["AI_GOVERNANCE", "Governance", "PriceListing"]
 
@@ -101,6 +103,7 @@ class Governance:
         unknown_price_policy: UnknownPricePolicy = "deny",
         thresholds: Iterable[int] = (80, 100),
         clock: Clock = system_clock,
+        ids: IdFactory = random_ids,
     ) -> None:
         if isinstance(entitlements, str) or not isinstance(entitlements, Iterable):
             raise InvalidInputError(
@@ -118,6 +121,7 @@ class Governance:
         self._settings_agreed = False
         self._settings_lock = threading.Lock()
         self._clock = clock
+        self._ids = ids
 
     @property
     def store(self) -> Store:
@@ -561,6 +565,68 @@ class Governance:
         facts = self._run(lambda uow: uow.resolution_facts(key))
         return resolve(_found(facts, "user", key), self._settings.budget_policy)
 
+    # -- spend -----------------------------------------------------------------------------------
+
+    def record_usage(
+        self,
+        user_id: UUID | str,
+        provider: str,
+        model: str,
+        usage: TokenUsage | Mapping[str, int],
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> UsageRecord:
+        """Record what a request used (SPEC §8.2): priced with the price in effect (snapshotted
+        on the record), attributed to the user's effective group, added to the day's ledger and
+        the period's counter, all in one transaction. A model without a known price is still
+        recorded, its cost incomplete. The same ``idempotency_key`` again returns the original
+        record with the same payload, and is ConflictError with another. NotFoundError for an
+        unknown user, or one in no organization (there is no group to attribute spend to)."""
+        self._require_feature()
+        user = as_uuid(user_id, "user_id")
+        key = _model_key(provider, model)
+        tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
+        instant = self._now() if at is None else at
+        day, window = utc_day(instant), period_window(instant, self._settings.period)
+        replay_key = None if idempotency_key is None else _idempotency_key(idempotency_key)
+        record_id = self._ids()
+
+        def work(uow: UnitOfWork) -> UsageRecord:
+            if replay_key is not None:
+                uow.lock_resource("usage", f"{user} {replay_key}")
+                existing = uow.find_usage(user, replay_key)
+                if existing is not None:
+                    return check_replay(existing, key[0], key[1], tokens)
+            facts = _found(uow.resolution_facts(user), "user", user)
+            group = resolve(facts, self._settings.budget_policy).group_id
+            if group is None:
+                raise NotFoundError(
+                    f"user {user} belongs to no organization: no group to attribute spend to",
+                    resource="effective group",
+                    key=user,
+                )
+            price = effective_prices(uow.list_model_prices(provider=key[0], model=key[1]))
+            chosen = price[0] if price else None
+            record = usage_record(
+                record_id=record_id,
+                user_id=user,
+                group_id=group,
+                provider=key[0],
+                model=key[1],
+                usage=tokens,
+                price=chosen,
+                cost=cost_of(tokens, chosen),
+                at=instant,
+                day=day,
+                period_start=window.start,
+                idempotency_key=replay_key,
+            )
+            uow.record_usage(record)
+            return record
+
+        return self._run(work)
+
     def _require_feature(self) -> None:
         """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""
         if AI_GOVERNANCE not in self._entitlements:
@@ -776,6 +842,25 @@ def _prices(**prices: object) -> Prices:
         kind = error_class(errors)
         fields = ", ".join(f"{e['loc'][0]}: {e['msg']}" for e in errors)
         raise kind(f"invalid prices: {fields}", errors=errors) from exc
+
+
+_KEY = TypeAdapter(IdempotencyKey)
+
+
+def _idempotency_key(value: object) -> str:
+    try:
+        return _KEY.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"invalid idempotency_key {value!r}: {exc.errors()[0]['msg']}",
+            errors=exc.errors(include_url=False),
+        ) from exc
+
+
+def _token_usage(value: object) -> TokenUsage:
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"usage must be a TokenUsage or a mapping, not {value!r}")
+    return TokenUsage(**value)
 
 
 _ROLES = TypeAdapter(tuple[OrganizationRole, ...])

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from aigov.audit import AuditEntry, AuditFilter, AuditRecord, ResourceType
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
@@ -27,6 +27,7 @@ from aigov.directory import (
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov.resolution import ResolutionFacts
 from aigov.settings import GovernanceSettings
+from aigov.spend import DailySpend, SpendCounter, UsageRecord
 
 __all__ = [
     "AuditUnitOfWork",
@@ -34,6 +35,7 @@ __all__ = [
     "DirectoryUnitOfWork",
     "PriceUnitOfWork",
     "SettingsUnitOfWork",
+    "SpendUnitOfWork",
     "Store",
     "UnitOfWork",
 ]
@@ -273,7 +275,7 @@ class BudgetUnitOfWork(Protocol):
 class AuditUnitOfWork(Protocol):
     """The audit log (SPEC §10)."""
 
-    def lock_resource(self, resource_type: ResourceType, resource_id: str) -> None:
+    def lock_resource(self, resource_type: str, resource_id: str) -> None:
         """Serialize the library's changes of one resource: until this unit of work ends,
         another that locks the same resource waits, so the values it reads before changing them
         (for its decisions and its audit entry) are current."""
@@ -294,6 +296,35 @@ class AuditUnitOfWork(Protocol):
         ...
 
 
+class SpendUnitOfWork(Protocol):
+    """Recorded spend (SPEC §8.2)."""
+
+    def find_usage(self, user_id: UUID, idempotency_key: str) -> UsageRecord | None:
+        """The user's usage record under this idempotency key, or None."""
+        ...
+
+    def record_usage(self, record: UsageRecord) -> None:
+        """Store the record, and add its cost to the ``(user, group, day)`` ledger and to the
+        spent amount of the ``(user, group, period start)`` counter, in this unit of work.
+
+        ConflictError when the user has a record under the same idempotency key;
+        AmountOutOfRangeError when a total would pass 2**63-1.
+        """
+        ...
+
+    def list_usage(self, *, user_id: UUID | None = None) -> Sequence[UsageRecord]:
+        """Usage records, optionally of one user, ordered by ``(at, id)``."""
+        ...
+
+    def list_daily_spend(self) -> Sequence[DailySpend]:
+        """The ledger, ordered by ``(user_id, effective_group_id, day)``."""
+        ...
+
+    def list_spend_counters(self) -> Sequence[SpendCounter]:
+        """The period counters, ordered by ``(user_id, group_id, period_start)``."""
+        ...
+
+
 class SettingsUnitOfWork(Protocol):
     """The deployment's settings (SPEC §8.0)."""
 
@@ -309,6 +340,7 @@ class UnitOfWork(
     BudgetUnitOfWork,
     AuditUnitOfWork,
     SettingsUnitOfWork,
+    SpendUnitOfWork,
     Protocol,
 ):
     """Everything one transaction can do; later concerns (spend) join here."""

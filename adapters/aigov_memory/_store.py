@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import count
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -43,10 +43,12 @@ from aigov.directory import (
     group_memberships_lost,
 )
 from aigov.exceptions import ConflictError, NotFoundError
+from aigov.money import check_micros
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow, plan_seed, seed_result
 from aigov.resolution import BudgetFact, MembershipFact, OverrideFact, ResolutionFacts
 from aigov.settings import GovernanceSettings
+from aigov.spend import DailySpend, SpendCounter, UsageRecord
 
 __all__ = ["MemoryStore"]
 
@@ -71,6 +73,10 @@ class _Tables:
         self.audit: dict[int, AuditEntry] = {}
         self.audit_ids = count(1)  # like a sequence: not rolled back
         self.settings: dict[None, GovernanceSettings] = {}
+        self.usage: dict[UUID, UsageRecord] = {}
+        self.usage_keys: dict[tuple[UUID, str], UUID] = {}
+        self.daily_spend: dict[tuple[UUID, UUID, date], int] = {}
+        self.counters: dict[tuple[UUID, UUID, datetime], tuple[int, int]] = {}
 
 
 class _MemoryUnitOfWork(UnitOfWork):
@@ -168,7 +174,21 @@ class _MemoryUnitOfWork(UnitOfWork):
         for key in [k for k in self._t.organization_members if k[1] == user_id]:
             self._pop(self._t.organization_members, key)
         self._pop(self._t.users, user_id)
+        self._forget_spend(user_id)
         self._cascade()
+
+    def _forget_spend(self, user_id: UUID) -> None:
+        """A deleted user's spend goes with them (SPEC §2: everything of theirs)."""
+        for record_id in [r.id for r in self._t.usage.values() if r.user_id == user_id]:
+            self._pop(self._t.usage, record_id)
+        tables: tuple[dict[Any, Any], ...] = (
+            self._t.usage_keys,
+            self._t.daily_spend,
+            self._t.counters,
+        )
+        for table in tables:
+            for key in [k for k in table if k[0] == user_id]:
+                self._pop(table, key)
 
     def _user(self, user_id: UUID) -> User:
         user = self._t.users.get(user_id)
@@ -444,6 +464,58 @@ class _MemoryUnitOfWork(UnitOfWork):
             ),
         )
 
+    # -- spend -----------------------------------------------------------------------------------
+
+    def find_usage(self, user_id: UUID, idempotency_key: str) -> UsageRecord | None:
+        record_id = self._t.usage_keys.get((user_id, idempotency_key))
+        return None if record_id is None else self._t.usage[record_id]
+
+    def record_usage(self, record: UsageRecord) -> None:
+        self._user(record.user_id)
+        if record.idempotency_key is not None:
+            key = (record.user_id, record.idempotency_key)
+            if key in self._t.usage_keys:
+                raise ConflictError(
+                    f"user {record.user_id} has a usage under key {record.idempotency_key!r}",
+                    constraint="ai_usage_records_user_id_idempotency_key_key",
+                )
+            self._put(self._t.usage_keys, key, record.id)
+        if record.id in self._t.usage:
+            raise ConflictError(
+                f"usage {record.id} exists already", constraint="ai_usage_records_pkey"
+            )
+        group = record.effective_group_id
+        day_key = (record.user_id, group, record.day)
+        day_total = self._t.daily_spend.get(day_key, 0) + record.cost_micros
+        counter_key = (record.user_id, group, record.period_start)
+        spent, held = self._t.counters.get(counter_key, (0, 0))
+        spent = check_micros(spent + record.cost_micros, "the period's spend")
+        self._put(self._t.daily_spend, day_key, check_micros(day_total, "the day's spend"))
+        self._put(self._t.counters, counter_key, (spent, held))
+        self._put(self._t.usage, record.id, record)
+
+    def list_usage(self, *, user_id: UUID | None = None) -> Sequence[UsageRecord]:
+        records = [r for r in self._t.usage.values() if user_id in (None, r.user_id)]
+        return sorted(records, key=lambda r: (r.at, r.id))
+
+    def list_daily_spend(self) -> Sequence[DailySpend]:
+        return [
+            DailySpend(user_id=user, effective_group_id=group, day=day, spend_micros=amount)
+            for (user, group, day), amount in sorted(self._t.daily_spend.items())
+        ]
+
+    def list_spend_counters(self) -> Sequence[SpendCounter]:
+        return [
+            SpendCounter(
+                user_id=user,
+                group_id=group,
+                period_start=start,
+                spent_micros=spent,
+                held_micros=held,
+            )
+            for (user, group, start), (spent, held) in sorted(self._t.counters.items())
+        ]
+
     def ensure_settings(self, settings: GovernanceSettings) -> GovernanceSettings:
         if None not in self._t.settings:
             self._put(self._t.settings, None, settings)
@@ -451,7 +523,7 @@ class _MemoryUnitOfWork(UnitOfWork):
 
     # -- the audit log ---------------------------------------------------------------------------
 
-    def lock_resource(self, resource_type: ResourceType, resource_id: str) -> None:
+    def lock_resource(self, resource_type: str, resource_id: str) -> None:
         """Units of work already run one at a time here."""
 
     def set_audit_context(self, actor: str, at: datetime) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from aigov.exceptions import (
     AigovError,
+    AmountOutOfRangeError,
     ConflictError,
     DirectoryRuleError,
     InvalidInputError,
@@ -30,6 +31,7 @@ _MISSING_REFERENCE: Final = {
     "group_members_user_id_fkey": "user",
     "group_members_group_id_fkey": "group",
     "group_ai_budgets_group_id_fkey": "group",
+    "ai_usage_records_user_id_fkey": "user",
     "user_ai_budget_overrides_user_id_fkey": "user",
     "user_ai_budget_overrides_group_id_fkey": "group",
 }
@@ -87,6 +89,8 @@ def translate(exc: SQLAlchemyError | psycopg.Error) -> AigovError:  # noqa: PLR0
         return NotFoundError(f"{kind} not found: {detail}", resource=kind, key=None)
     if sqlstate in {"23505", "23503"}:
         return ConflictError(message, constraint=constraint)
+    if sqlstate == "22003":
+        return AmountOutOfRangeError(f"an amount would pass 2**63-1: {message}")
     if sqlstate.startswith(("22", "23")):
         return InvalidInputError(message)
     code = f" (SQLSTATE {sqlstate})" if sqlstate else ""

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from aigov.audit import AuditEntry, AuditFilter, AuditRecord, ResourceType
+from aigov.audit import AuditEntry, AuditFilter, AuditRecord
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.directory import (
     Group,
@@ -51,6 +51,7 @@ from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov.resolution import ResolutionFacts
 from aigov.settings import GovernanceSettings
+from aigov.spend import DailySpend, SpendCounter, UsageRecord
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
 from aigov_postgres._migrations import (
@@ -415,6 +416,69 @@ class _PostgresUnitOfWork(UnitOfWork):
             return None
         return ResolutionFacts(memberships=row[1], budgets=row[2], override=row[3])
 
+    # -- spend -----------------------------------------------------------------------------------
+
+    def find_usage(self, user_id: UUID, idempotency_key: str) -> UsageRecord | None:
+        usage = t.usage_records
+        row = self._c.execute(
+            select(usage).where(
+                _where((usage.c.user_id, user_id), (usage.c.idempotency_key, idempotency_key))
+            )
+        ).first()
+        return None if row is None else UsageRecord.model_validate(row._mapping)
+
+    def record_usage(self, record: UsageRecord) -> None:
+        values = record.model_dump() | {"unpriced_kinds": list(record.unpriced_kinds)}
+        self._c.execute(insert(t.usage_records).values(values))
+        group, cost = record.effective_group_id, record.cost_micros
+        ledger = pg_insert(t.daily_spend).values(
+            user_id=record.user_id, effective_group_id=group, day=record.day, spend_micros=cost
+        )
+        self._c.execute(
+            ledger.on_conflict_do_update(
+                index_elements=["user_id", "effective_group_id", "day"],
+                set_={"spend_micros": t.daily_spend.c.spend_micros + ledger.excluded.spend_micros},
+            )
+        )
+        counter = pg_insert(t.spend_counters).values(
+            user_id=record.user_id,
+            group_id=group,
+            period_start=record.period_start,
+            spent_micros=cost,
+            held_micros=0,
+        )
+        self._c.execute(
+            counter.on_conflict_do_update(
+                index_elements=["user_id", "group_id", "period_start"],
+                set_={
+                    "spent_micros": t.spend_counters.c.spent_micros + counter.excluded.spent_micros
+                },
+            )
+        )
+
+    def list_usage(self, *, user_id: UUID | None = None) -> Sequence[UsageRecord]:
+        usage = t.usage_records
+        rows = self._c.execute(
+            select(usage).where(_where((usage.c.user_id, user_id))).order_by(usage.c.at, usage.c.id)
+        )
+        return [UsageRecord.model_validate(row._mapping) for row in rows]
+
+    def list_daily_spend(self) -> Sequence[DailySpend]:
+        ledger = t.daily_spend
+        rows = self._c.execute(
+            select(ledger).order_by(ledger.c.user_id, ledger.c.effective_group_id, ledger.c.day)
+        )
+        return [DailySpend.model_validate(row._mapping) for row in rows]
+
+    def list_spend_counters(self) -> Sequence[SpendCounter]:
+        counters = t.spend_counters
+        rows = self._c.execute(
+            select(counters).order_by(
+                counters.c.user_id, counters.c.group_id, counters.c.period_start
+            )
+        )
+        return [SpendCounter.model_validate(row._mapping) for row in rows]
+
     def ensure_settings(self, settings: GovernanceSettings) -> GovernanceSettings:
         table = t.governance_settings
         self._c.execute(
@@ -427,7 +491,7 @@ class _PostgresUnitOfWork(UnitOfWork):
 
     # -- the audit log ---------------------------------------------------------------------------
 
-    def lock_resource(self, resource_type: ResourceType, resource_id: str) -> None:
+    def lock_resource(self, resource_type: str, resource_id: str) -> None:
         key = advisory_lock_key(f"{resource_type} {resource_id}", self._schema)
         self._c.execute(select(func.pg_advisory_xact_lock(key)))
 

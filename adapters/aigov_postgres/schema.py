@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     MetaData,
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
     "audit_log",
+    "daily_spend",
     "governance_settings",
     "group_ai_budgets",
     "group_members",
@@ -34,6 +36,8 @@ __all__ = [
     "organization_members",
     "organizations",
     "schema_migrations",
+    "spend_counters",
+    "usage_records",
     "user_ai_budget_overrides",
     "users",
 ]
@@ -47,6 +51,9 @@ metadata = MetaData(
         "ck": "%(table_name)s_%(constraint_name)s",
     }
 )
+
+
+_KINDS = ("input", "output", "cache_read", "cache_write")
 
 
 def _timestamp(name: str) -> Column[object]:
@@ -159,6 +166,46 @@ governance_settings = Table(
     Column("singleton", Boolean, primary_key=True),
     Column("settings", JSONB, nullable=False),
     _timestamp("created_at"),
+)
+
+usage_records = Table(
+    "ai_usage_records",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("effective_group_id", Uuid, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    *(Column(f"{kind}_tokens", BigInteger, nullable=False) for kind in _KINDS),
+    Column("price_source", Text),
+    *(Column(f"{kind}_price", BigInteger) for kind in _KINDS),
+    Column("cost_micros", BigInteger, nullable=False),
+    Column("unpriced_kinds", ARRAY(Text), nullable=False),
+    _timestamp("at"),
+    Column("day", Date, nullable=False),
+    _timestamp("period_start"),
+    Column("idempotency_key", Text),
+)
+
+daily_spend = Table(
+    "ai_user_daily_spend",
+    metadata,
+    Column("user_id", Uuid, nullable=False),
+    Column("effective_group_id", Uuid, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("spend_micros", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "effective_group_id", "day"),
+)
+
+spend_counters = Table(
+    "ai_spend_counters",
+    metadata,
+    Column("user_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    _timestamp("period_start"),
+    Column("spent_micros", BigInteger, nullable=False),
+    Column("held_micros", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "group_id", "period_start"),
 )
 
 group_members_expanded = Table(

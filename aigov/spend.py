@@ -1,0 +1,152 @@
+"""Recorded spend (SPEC §8.2): usage records, the daily ledger and the period counters.
+
+Recorded usage is a fact: it is always recorded, priced with the price in effect (snapshotted on
+the record), attributed to the user's effective group, and added to the day's ledger and to the
+period counter in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
+
+from aigov.cost import TOKEN_KINDS, Cost, TokenKind, TokenUsage
+from aigov.directory import storable_text
+from aigov.exceptions import ConflictError
+from aigov.money import Micros
+from aigov.prices import ModelPrice, PriceSource
+
+__all__ = [
+    "DailySpend",
+    "IdempotencyKey",
+    "SpendCounter",
+    "UsageRecord",
+    "check_replay",
+    "usage_record",
+]
+
+IdempotencyKey = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=255), AfterValidator(storable_text)
+]
+
+
+class UsageRecord(BaseModel):
+    """One recorded usage, with the price it was charged at (None: unknown) and its cost."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    user_id: UUID
+    effective_group_id: UUID
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    price_source: PriceSource | None
+    input_price: int | None
+    output_price: int | None
+    cache_read_price: int | None
+    cache_write_price: int | None
+    cost_micros: Micros
+    unpriced_kinds: tuple[TokenKind, ...]
+    at: AwareDatetime
+    day: date
+    period_start: AwareDatetime
+    idempotency_key: str | None = None
+
+    @property
+    def incomplete(self) -> bool:
+        """Some kind had tokens but no known price: the cost counts the priced kinds only."""
+        return bool(self.unpriced_kinds)
+
+    @property
+    def usage(self) -> TokenUsage:
+        return TokenUsage(
+            **{f"{kind}_tokens": getattr(self, f"{kind}_tokens") for kind in TOKEN_KINDS}
+        )
+
+
+class DailySpend(BaseModel):
+    """The ledger: a user's spend attributed to one group on one UTC day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: UUID
+    effective_group_id: UUID
+    day: date
+    spend_micros: int
+
+
+class SpendCounter(BaseModel):
+    """A user's spend and holds against one group in one period (SPEC §8.3)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: UUID
+    group_id: UUID
+    period_start: AwareDatetime
+    spent_micros: int
+    held_micros: int
+
+
+def usage_record(
+    *,
+    record_id: UUID,
+    user_id: UUID,
+    group_id: UUID,
+    provider: str,
+    model: str,
+    usage: TokenUsage,
+    price: ModelPrice | None,
+    cost: Cost,
+    at: datetime,
+    day: date,
+    period_start: datetime,
+    idempotency_key: str | None,
+) -> UsageRecord:
+    """The record of one usage, snapshotting the price it was charged at."""
+    prices = (
+        {
+            "input_price": None,
+            "output_price": None,
+            "cache_read_price": None,
+            "cache_write_price": None,
+        }
+        if price is None
+        else price.prices().model_dump()
+    )
+    return UsageRecord(
+        id=record_id,
+        user_id=user_id,
+        effective_group_id=group_id,
+        provider=provider,
+        model=model,
+        **usage.model_dump(),
+        price_source=None if price is None else price.source,
+        **prices,
+        cost_micros=cost.micros,
+        unpriced_kinds=cost.unpriced_kinds,
+        at=at,
+        day=day,
+        period_start=period_start,
+        idempotency_key=idempotency_key,
+    )
+
+
+def check_replay(
+    existing: UsageRecord, provider: str, model: str, usage: TokenUsage
+) -> UsageRecord:
+    """A usage recorded again under the same idempotency key: the original record when the
+    payload is the same, else ConflictError (the key was reused for something else)."""
+    if (existing.provider, existing.model, existing.usage) != (provider, model, usage):
+        raise ConflictError(
+            f"idempotency key {existing.idempotency_key!r} of user {existing.user_id} was used "
+            "for another usage",
+            constraint="ai_usage_records_user_id_idempotency_key_key",
+        )
+    return existing
