@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from aigov_contracts.equivalence import equivalence_test, store_snapshot
     from aigov_contracts.prices import PriceBookContract
     from aigov_contracts.resolution import ResolutionContract
+    from aigov_contracts.spend import SpendContract
     from aigov_contracts.store import StoreContract
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ManualClock",
     "PriceBookContract",
     "ResolutionContract",
+    "SpendContract",
     "StoreContract",
     "StoreFactory",
     "StoreTransactionContract",
@@ -62,6 +64,7 @@ _HOMES = {
     "ManualClock": "aigov_contracts.clock",
     "PriceBookContract": "aigov_contracts.prices",
     "ResolutionContract": "aigov_contracts.resolution",
+    "SpendContract": "aigov_contracts.spend",
     "StoreContract": "aigov_contracts.store",
     "StoreFactory": "aigov_contracts.concurrency",
     "StoreTransactionContract": "aigov_contracts.directory",

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from itertools import count
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from hypothesis.stateful import (
 
 from aigov import AI_GOVERNANCE, Actor, AigovError, Governance, Store
 from aigov.audit import AuditFilter
+from aigov.cost import TokenUsage
 from aigov.prices import PRICE_FIELDS
 from aigov_contracts import strategies as ds
 from aigov_contracts.clock import ManualClock
@@ -37,6 +39,7 @@ from aigov_memory import MemoryStore
 __all__ = ["equivalence_test", "store_snapshot"]
 
 SYSTEM = Actor.system()
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 Outcome = tuple[str, Any]
 
 
@@ -57,6 +60,9 @@ def store_snapshot(store: Store) -> dict[str, Any]:
             "model_prices": list(uow.list_model_prices()),
             "group_budgets": list(uow.list_group_budgets()),
             "overrides": list(uow.list_overrides()),
+            "usage": list(uow.list_usage()),
+            "daily_spend": list(uow.list_daily_spend()),
+            "spend_counters": list(uow.list_spend_counters()),
             "audit": sorted(
                 (entry.model_dump(exclude={"id"}) for entry in uow.list_audit(_ALL_AUDIT)),
                 key=lambda e: (e["at"], e["resource_type"], e["resource_id"], e["action"]),
@@ -68,6 +74,10 @@ def store_snapshot(store: Store) -> dict[str, Any]:
             "group_members": list(uow.list_group_members()),
             "expanded": list(uow.expanded_memberships()),
         }
+
+
+def _sequential_id(n: int) -> UUID:
+    return UUID(int=(9 << 64) + n)
 
 
 def _check_directory_laws(snapshot: dict[str, Any]) -> None:
@@ -102,6 +112,13 @@ def _check_budget_laws(snapshot: dict[str, Any]) -> None:
         )
 
 
+def _check_spend_laws(snapshot: dict[str, Any]) -> None:
+    """Nothing recorded is lost or counted twice: usage = ledger = counters."""
+    recorded = sum(r.cost_micros for r in snapshot["usage"])
+    assert recorded == sum(d.spend_micros for d in snapshot["daily_spend"])
+    assert recorded == sum(c.spent_micros for c in snapshot["spend_counters"])
+
+
 def equivalence_test(
     candidate_factory: Callable[[], Store],
     reference_factory: Callable[[], Store] = MemoryStore,
@@ -120,7 +137,12 @@ def equivalence_test(
             self.world_made = False
             self.stores = (candidate_factory(), reference_factory())
             self.govs = tuple(
-                Governance(store, entitlements={AI_GOVERNANCE}, clock=self.clock)
+                Governance(
+                    store,
+                    entitlements={AI_GOVERNANCE},
+                    clock=self.clock,
+                    ids=partial(next, map(_sequential_id, count(1))),
+                )
                 for store in self.stores
             )
 
@@ -334,6 +356,31 @@ def equivalence_test(
             self.both(lambda g: g.get_group_budget(SYSTEM, group))
             self.both(lambda g: g.get_user_budget_override(SYSTEM, user))
 
+        # -- spend -------------------------------------------------------------------------------
+
+        @rule(
+            user=_known(users, ds.user_ids()),
+            provider=st.sampled_from(ds.PROVIDERS),
+            model=st.sampled_from(ds.MODELS),
+            tokens=st.tuples(*[st.sampled_from([0, 1, 999, 10**6])] * 4),
+            key=st.none() | st.sampled_from(["k1", "k2"]),
+            hours=st.integers(min_value=0, max_value=24 * 40),
+        )
+        def record_usage(
+            self,
+            user: UUID,
+            provider: str,
+            model: str,
+            tokens: tuple[int, int, int, int],
+            key: str | None,
+            hours: int,
+        ) -> None:
+            usage = TokenUsage(**dict(zip(TOKEN_FIELDS, tokens, strict=True)))
+            at = self.clock() + timedelta(hours=hours)
+            self.both(
+                lambda g: g.record_usage(user, provider, model, usage, at=at, idempotency_key=key)
+            )
+
         # -- the price book ----------------------------------------------------------------------
 
         @rule(seed=ds.seeds(), as_json=st.booleans())
@@ -387,6 +434,7 @@ def equivalence_test(
             for snapshot in (candidate, reference):
                 _check_directory_laws(snapshot)
                 _check_budget_laws(snapshot)
+                _check_spend_laws(snapshot)
 
         def teardown(self) -> None:
             for store in self.stores:

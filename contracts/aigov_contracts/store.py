@@ -8,6 +8,7 @@ from aigov_contracts.budgets import BudgetContract
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
 from aigov_contracts.prices import PriceBookContract
 from aigov_contracts.resolution import ResolutionContract
+from aigov_contracts.spend import SpendContract
 
 __all__ = ["StoreContract"]
 
@@ -20,5 +21,6 @@ class StoreContract(
     AuthorizationContract,
     AuditContract,
     ResolutionContract,
+    SpendContract,
 ):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""
