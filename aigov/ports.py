@@ -27,7 +27,13 @@ from aigov.directory import (
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov.resolution import ResolutionFacts
 from aigov.settings import GovernanceSettings
-from aigov.spend import DailySpend, SpendCounter, UsageRecord
+from aigov.spend import (
+    DailySpend,
+    Reservation,
+    ReservationState,
+    SpendCounter,
+    UsageRecord,
+)
 
 __all__ = [
     "AuditUnitOfWork",
@@ -310,6 +316,34 @@ class SpendUnitOfWork(Protocol):
         ConflictError when the user has a record under the same idempotency key;
         AmountOutOfRangeError when a total would pass 2**63-1.
         """
+        ...
+
+    def find_usage_of_reservation(self, reservation_id: UUID) -> UsageRecord | None:
+        """The usage record that settled the reservation, or None."""
+        ...
+
+    def reserve(
+        self, reservation: Reservation, limit: int | None, now: datetime
+    ) -> tuple[bool, SpendCounter]:
+        """Hold ``reservation.amount_micros`` on the counter of ``(user_id, group_id,
+        period_start)`` if ``spent + held + amount <= limit`` (no limit: always), storing the
+        reservation, after taking off that counter the holds that expired by ``now``. Returns
+        whether it was granted, and the counter as it stands afterwards. Atomic: any number of
+        concurrent calls, from any number of processes, never hold more than the limit allows.
+        AmountOutOfRangeError when the held total would pass 2**63-1."""
+        ...
+
+    def lock_reservation(self, reservation_id: UUID) -> Reservation | None:
+        """The reservation, locked until this unit of work ends, or None."""
+        ...
+
+    def end_reservation(self, reservation: Reservation, state: ReservationState) -> None:
+        """Move a locked reservation to ``state`` (settled or released); if it was still held,
+        take its amount off the counter it was taken on."""
+        ...
+
+    def list_reservations(self) -> Sequence[Reservation]:
+        """Every reservation, ordered by ``(created_at, id)``."""
         ...
 
     def list_usage(self, *, user_id: UUID | None = None) -> Sequence[UsageRecord]:

@@ -8,23 +8,27 @@ period counter in the same transaction.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from aigov.cost import TOKEN_KINDS, Cost, TokenKind, TokenUsage
 from aigov.directory import storable_text
-from aigov.exceptions import ConflictError
+from aigov.exceptions import BudgetExceededError, ConflictError
 from aigov.money import Micros
 from aigov.prices import ModelPrice, PriceSource
 
 __all__ = [
     "DailySpend",
     "IdempotencyKey",
+    "Reservation",
+    "ReservationState",
     "SpendCounter",
     "UsageRecord",
+    "budget_exceeded",
     "check_replay",
+    "fits",
     "usage_record",
 ]
 
@@ -58,6 +62,8 @@ class UsageRecord(BaseModel):
     day: date
     period_start: AwareDatetime
     idempotency_key: str | None = None
+    reservation_id: UUID | None = None
+    overrun_micros: Micros = 0
 
     @property
     def incomplete(self) -> bool:
@@ -69,6 +75,25 @@ class UsageRecord(BaseModel):
         return TokenUsage(
             **{f"{kind}_tokens": getattr(self, f"{kind}_tokens") for kind in TOKEN_KINDS}
         )
+
+
+ReservationState = Literal["held", "expired", "settled", "released"]
+
+
+class Reservation(BaseModel):
+    """A hold on a user's budget for a request in flight (SPEC §8.3), taken on the counter of
+    ``(user_id, group_id, period_start)`` and freed from that counter whatever happens later."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    user_id: UUID
+    group_id: UUID
+    period_start: AwareDatetime
+    amount_micros: Micros
+    expires_at: AwareDatetime
+    created_at: AwareDatetime
+    state: ReservationState = "held"
 
 
 class DailySpend(BaseModel):
@@ -108,6 +133,7 @@ def usage_record(
     day: date,
     period_start: datetime,
     idempotency_key: str | None,
+    reservation: Reservation | None = None,
 ) -> UsageRecord:
     """The record of one usage, snapshotting the price it was charged at."""
     prices = (
@@ -135,6 +161,31 @@ def usage_record(
         day=day,
         period_start=period_start,
         idempotency_key=idempotency_key,
+        reservation_id=None if reservation is None else reservation.id,
+        overrun_micros=0
+        if reservation is None
+        else max(0, cost.micros - reservation.amount_micros),
+    )
+
+
+def fits(limit: int | None, spent: int, held: int, amount: int) -> bool:
+    """The enforcement decision: ``spent + held + amount <= limit`` (no limit: always)."""
+    return limit is None or spent + held + amount <= limit
+
+
+def budget_exceeded(
+    *, limit: int, spent: int, held: int, amount: int, group_id: UUID
+) -> BudgetExceededError:
+    remaining = max(0, limit - spent - held)
+    return BudgetExceededError(
+        f"a hold of {amount} micros does not fit: limit {limit}, spent {spent}, held {held}, "
+        f"remaining {remaining}",
+        limit_micros=limit,
+        spent_micros=spent,
+        held_micros=held,
+        requested_micros=amount,
+        remaining_micros=remaining,
+        group_id=group_id,
     )
 
 

@@ -48,7 +48,14 @@ from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow, plan_seed, seed_result
 from aigov.resolution import BudgetFact, MembershipFact, OverrideFact, ResolutionFacts
 from aigov.settings import GovernanceSettings
-from aigov.spend import DailySpend, SpendCounter, UsageRecord
+from aigov.spend import (
+    DailySpend,
+    Reservation,
+    ReservationState,
+    SpendCounter,
+    UsageRecord,
+    fits,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -77,6 +84,7 @@ class _Tables:
         self.usage_keys: dict[tuple[UUID, str], UUID] = {}
         self.daily_spend: dict[tuple[UUID, UUID, date], int] = {}
         self.counters: dict[tuple[UUID, UUID, datetime], tuple[int, int]] = {}
+        self.reservations: dict[UUID, Reservation] = {}
 
 
 class _MemoryUnitOfWork(UnitOfWork):
@@ -181,6 +189,8 @@ class _MemoryUnitOfWork(UnitOfWork):
         """A deleted user's spend goes with them (SPEC §2: everything of theirs)."""
         for record_id in [r.id for r in self._t.usage.values() if r.user_id == user_id]:
             self._pop(self._t.usage, record_id)
+        for reservation_id in [r.id for r in self._t.reservations.values() if r.user_id == user_id]:
+            self._pop(self._t.reservations, reservation_id)
         tables: tuple[dict[Any, Any], ...] = (
             self._t.usage_keys,
             self._t.daily_spend,
@@ -493,6 +503,55 @@ class _MemoryUnitOfWork(UnitOfWork):
         self._put(self._t.daily_spend, day_key, check_micros(day_total, "the day's spend"))
         self._put(self._t.counters, counter_key, (spent, held))
         self._put(self._t.usage, record.id, record)
+
+    def find_usage_of_reservation(self, reservation_id: UUID) -> UsageRecord | None:
+        return next((r for r in self._t.usage.values() if r.reservation_id == reservation_id), None)
+
+    def _counter(self, key: tuple[UUID, UUID, datetime]) -> SpendCounter:
+        spent, held = self._t.counters.get(key, (0, 0))
+        return SpendCounter(
+            user_id=key[0],
+            group_id=key[1],
+            period_start=key[2],
+            spent_micros=spent,
+            held_micros=held,
+        )
+
+    def reserve(
+        self, reservation: Reservation, limit: int | None, now: datetime
+    ) -> tuple[bool, SpendCounter]:
+        key = (reservation.user_id, reservation.group_id, reservation.period_start)
+        spent, held = self._t.counters.get(key, (0, 0))
+        for stale in [
+            r
+            for r in self._t.reservations.values()
+            if (r.user_id, r.group_id, r.period_start) == key
+            and r.state == "held"
+            and r.expires_at <= now
+        ]:
+            self._put(self._t.reservations, stale.id, stale.model_copy(update={"state": "expired"}))
+            held -= stale.amount_micros
+        granted = fits(limit, spent, held, reservation.amount_micros)
+        if granted:
+            held = check_micros(held + reservation.amount_micros, "the period's holds")
+            self._put(self._t.reservations, reservation.id, reservation)
+        if granted or key in self._t.counters:
+            self._put(self._t.counters, key, (spent, held))
+        return granted, self._counter(key)
+
+    def lock_reservation(self, reservation_id: UUID) -> Reservation | None:
+        return self._t.reservations.get(reservation_id)
+
+    def end_reservation(self, reservation: Reservation, state: ReservationState) -> None:
+        current = self._t.reservations[reservation.id]
+        if current.state == "held":
+            key = (current.user_id, current.group_id, current.period_start)
+            spent, held = self._t.counters[key]
+            self._put(self._t.counters, key, (spent, held - current.amount_micros))
+        self._put(self._t.reservations, current.id, current.model_copy(update={"state": state}))
+
+    def list_reservations(self) -> Sequence[Reservation]:
+        return sorted(self._t.reservations.values(), key=lambda r: (r.created_at, r.id))
 
     def list_usage(self, *, user_id: UUID | None = None) -> Sequence[UsageRecord]:
         records = [r for r in self._t.usage.values() if user_id in (None, r.user_id)]

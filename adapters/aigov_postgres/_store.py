@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Numeric,
     Row,
     Table,
     and_,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     literal_column,
     select,
     true,
@@ -51,7 +53,13 @@ from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
 from aigov.resolution import ResolutionFacts
 from aigov.settings import GovernanceSettings
-from aigov.spend import DailySpend, SpendCounter, UsageRecord
+from aigov.spend import (
+    DailySpend,
+    Reservation,
+    ReservationState,
+    SpendCounter,
+    UsageRecord,
+)
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
 from aigov_postgres._migrations import (
@@ -455,6 +463,107 @@ class _PostgresUnitOfWork(UnitOfWork):
                 },
             )
         )
+
+    def find_usage_of_reservation(self, reservation_id: UUID) -> UsageRecord | None:
+        usage = t.usage_records
+        row = self._c.execute(select(usage).where(usage.c.reservation_id == reservation_id)).first()
+        return None if row is None else UsageRecord.model_validate(row._mapping)
+
+    def _counter_key(self, reservation: Reservation) -> ColumnElement[bool]:
+        counters = t.spend_counters
+        return _where(
+            (counters.c.user_id, reservation.user_id),
+            (counters.c.group_id, reservation.group_id),
+            (counters.c.period_start, reservation.period_start),
+        )
+
+    def reserve(
+        self, reservation: Reservation, limit: int | None, now: datetime
+    ) -> tuple[bool, SpendCounter]:
+        holds, counters = t.reservations, t.spend_counters
+        # Holds of this counter that expired stop counting: marked and taken off it at once.
+        expired = (
+            update(holds)
+            .where(
+                _where(
+                    (holds.c.user_id, reservation.user_id),
+                    (holds.c.group_id, reservation.group_id),
+                    (holds.c.period_start, reservation.period_start),
+                    (holds.c.state, "held"),
+                ),
+                holds.c.expires_at <= now,
+            )
+            .values(state="expired")
+            .returning(holds.c.amount_micros)
+            .cte("expired")
+        )
+        freed = select(func.coalesce(func.sum(expired.c.amount_micros), 0)).scalar_subquery()
+        self._c.execute(
+            update(counters)
+            .where(self._counter_key(reservation), exists(select(expired.c.amount_micros)))
+            .values(held_micros=counters.c.held_micros - freed)
+        )
+        # The guard reads only the row it writes: under READ COMMITTED, a waiting upsert
+        # re-checks exactly that row once the lock is free.
+        amount = reservation.amount_micros
+        total = counters.c.spent_micros.cast(Numeric) + counters.c.held_micros + amount
+        new = pg_insert(counters).from_select(
+            ["user_id", "group_id", "period_start", "spent_micros", "held_micros"],
+            select(
+                literal(reservation.user_id),
+                literal(reservation.group_id),
+                literal(reservation.period_start),
+                literal(0),
+                literal(amount),
+            ).where(true() if limit is None else literal(amount) <= limit),
+        )
+        granted = self._c.execute(
+            new.on_conflict_do_update(
+                index_elements=["user_id", "group_id", "period_start"],
+                set_={"held_micros": counters.c.held_micros + amount},
+                where=true() if limit is None else total <= limit,
+            ).returning(counters.c.held_micros)
+        ).first()
+        if granted is not None:
+            self._c.execute(insert(holds).values(reservation.model_dump()))
+        row = self._c.execute(select(counters).where(self._counter_key(reservation))).first()
+        counter = (
+            SpendCounter.model_validate(row._mapping)
+            if row is not None
+            else SpendCounter(
+                user_id=reservation.user_id,
+                group_id=reservation.group_id,
+                period_start=reservation.period_start,
+                spent_micros=0,
+                held_micros=0,
+            )
+        )
+        return granted is not None, counter
+
+    def lock_reservation(self, reservation_id: UUID) -> Reservation | None:
+        holds = t.reservations
+        row = self._c.execute(
+            select(holds).where(holds.c.id == reservation_id).with_for_update()
+        ).first()
+        return None if row is None else Reservation.model_validate(row._mapping)
+
+    def end_reservation(self, reservation: Reservation, state: ReservationState) -> None:
+        holds, counters = t.reservations, t.spend_counters
+        was = self._c.execute(
+            select(holds.c.state).where(holds.c.id == reservation.id).with_for_update()
+        ).scalar_one()
+        self._c.execute(update(holds).where(holds.c.id == reservation.id).values(state=state))
+        if was == "held":
+            self._c.execute(
+                update(counters)
+                .where(self._counter_key(reservation))
+                .values(held_micros=counters.c.held_micros - reservation.amount_micros)
+            )
+
+    def list_reservations(self) -> Sequence[Reservation]:
+        holds = t.reservations
+        rows = self._c.execute(select(holds).order_by(holds.c.created_at, holds.c.id))
+        return [Reservation.model_validate(row._mapping) for row in rows]
 
     def list_usage(self, *, user_id: UUID | None = None) -> Sequence[UsageRecord]:
         usage = t.usage_records

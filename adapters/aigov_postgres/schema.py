@@ -35,6 +35,7 @@ __all__ = [
     "model_prices",
     "organization_members",
     "organizations",
+    "reservations",
     "schema_migrations",
     "spend_counters",
     "usage_records",
@@ -185,6 +186,21 @@ usage_records = Table(
     Column("day", Date, nullable=False),
     _timestamp("period_start"),
     Column("idempotency_key", Text),
+    Column("reservation_id", Uuid),
+    Column("overrun_micros", BigInteger, nullable=False),
+)
+
+reservations = Table(
+    "ai_spend_reservations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    _timestamp("period_start"),
+    Column("amount_micros", BigInteger, nullable=False),
+    _timestamp("expires_at"),
+    _timestamp("created_at"),
+    Column("state", Text, nullable=False),
 )
 
 daily_spend = Table(

@@ -23,7 +23,10 @@ CREATE TABLE ai_usage_records (
     day                 date        NOT NULL,
     period_start        timestamptz NOT NULL,
     idempotency_key     text,
+    reservation_id      uuid,
+    overrun_micros      bigint      NOT NULL DEFAULT 0,
     CONSTRAINT ai_usage_records_pkey PRIMARY KEY (id),
+    CONSTRAINT ai_usage_records_reservation_id_key UNIQUE (reservation_id),
     CONSTRAINT ai_usage_records_user_id_fkey
         FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
     CONSTRAINT ai_usage_records_user_id_idempotency_key_key UNIQUE (user_id, idempotency_key),
@@ -57,3 +60,24 @@ CREATE TABLE ai_spend_counters (
     CONSTRAINT ai_spend_counters_amounts_not_negative
         CHECK (spent_micros >= 0 AND held_micros >= 0)
 );
+
+-- Holds (SPEC §8.3). A hold counts in its counter's held_micros while its state is 'held'; it is
+-- taken off the counter exactly once, when it expires, is settled or is released.
+CREATE TABLE ai_spend_reservations (
+    id             uuid        NOT NULL,
+    user_id        uuid        NOT NULL,
+    group_id       uuid        NOT NULL,
+    period_start   timestamptz NOT NULL,
+    amount_micros  bigint      NOT NULL,
+    expires_at     timestamptz NOT NULL,
+    created_at     timestamptz NOT NULL,
+    state          text        NOT NULL DEFAULT 'held',
+    CONSTRAINT ai_spend_reservations_pkey PRIMARY KEY (id),
+    CONSTRAINT ai_spend_reservations_user_id_fkey
+        FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
+    CONSTRAINT ai_spend_reservations_amount_positive CHECK (amount_micros > 0),
+    CONSTRAINT ai_spend_reservations_state_known
+        CHECK (state IN ('held', 'expired', 'settled', 'released'))
+);
+CREATE INDEX ai_spend_reservations_counter_idx
+    ON ai_spend_reservations (user_id, group_id, period_start, expires_at) WHERE state = 'held';
