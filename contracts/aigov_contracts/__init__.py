@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from aigov_contracts.clock import ManualClock
     from aigov_contracts.concurrency import DirectoryConcurrencyContract, StoreFactory
     from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
+    from aigov_contracts.enforcement import EnforcementContract
     from aigov_contracts.equivalence import equivalence_test, store_snapshot
     from aigov_contracts.prices import PriceBookContract
     from aigov_contracts.resolution import ResolutionContract
@@ -44,6 +45,7 @@ __all__ = [
     "BudgetContract",
     "DirectoryConcurrencyContract",
     "DirectoryContract",
+    "EnforcementContract",
     "ManualClock",
     "PriceBookContract",
     "ResolutionContract",
@@ -61,6 +63,7 @@ _HOMES = {
     "BudgetContract": "aigov_contracts.budgets",
     "DirectoryConcurrencyContract": "aigov_contracts.concurrency",
     "DirectoryContract": "aigov_contracts.directory",
+    "EnforcementContract": "aigov_contracts.enforcement",
     "ManualClock": "aigov_contracts.clock",
     "PriceBookContract": "aigov_contracts.prices",
     "ResolutionContract": "aigov_contracts.resolution",

@@ -16,6 +16,7 @@ pytest.register_assert_rewrite(
     "aigov_contracts.budgets",
     "aigov_contracts.concurrency",
     "aigov_contracts.directory",
+    "aigov_contracts.enforcement",
     "aigov_contracts.equivalence",
     "aigov_contracts.prices",
     "aigov_contracts.resolution",

@@ -6,6 +6,7 @@ from aigov_contracts.audit import AuditContract
 from aigov_contracts.authorization import AuthorizationContract
 from aigov_contracts.budgets import BudgetContract
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
+from aigov_contracts.enforcement import EnforcementContract
 from aigov_contracts.prices import PriceBookContract
 from aigov_contracts.resolution import ResolutionContract
 from aigov_contracts.spend import SpendContract
@@ -22,5 +23,6 @@ class StoreContract(
     AuditContract,
     ResolutionContract,
     SpendContract,
+    EnforcementContract,
 ):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""
