@@ -63,6 +63,7 @@ def store_snapshot(store: Store) -> dict[str, Any]:
             "usage": list(uow.list_usage()),
             "daily_spend": list(uow.list_daily_spend()),
             "spend_counters": list(uow.list_spend_counters()),
+            "reservations": list(uow.list_reservations()),
             "audit": sorted(
                 (entry.model_dump(exclude={"id"}) for entry in uow.list_audit(_ALL_AUDIT)),
                 key=lambda e: (e["at"], e["resource_type"], e["resource_id"], e["action"]),
@@ -117,6 +118,8 @@ def _check_spend_laws(snapshot: dict[str, Any]) -> None:
     recorded = sum(r.cost_micros for r in snapshot["usage"])
     assert recorded == sum(d.spend_micros for d in snapshot["daily_spend"])
     assert recorded == sum(c.spent_micros for c in snapshot["spend_counters"])
+    holding = sum(r.amount_micros for r in snapshot["reservations"] if r.state == "held")
+    assert holding == sum(c.held_micros for c in snapshot["spend_counters"])
 
 
 def equivalence_test(
@@ -130,6 +133,7 @@ def equivalence_test(
         organizations = Bundle("organizations")
         users = Bundle("users")
         groups = Bundle("groups")
+        reservations = Bundle("reservations")
 
         def __init__(self) -> None:
             super().__init__()
@@ -380,6 +384,39 @@ def equivalence_test(
             self.both(
                 lambda g: g.record_usage(user, provider, model, usage, at=at, idempotency_key=key)
             )
+
+        @rule(
+            target=reservations,
+            user=_known(users, ds.user_ids()),
+            amount=st.sampled_from([1, 50, 10**6, 10**12]),
+            ttl_seconds=st.sampled_from([1, 3600]),
+        )
+        def reserve(self, user: UUID, amount: int, ttl_seconds: int) -> Any:
+            status, hold = self.both(
+                lambda g: g.reserve(user, amount, ttl=timedelta(seconds=ttl_seconds))
+            )
+            return multiple(hold.id) if status == "ok" else multiple()
+
+        @rule(
+            reservation=reservations,
+            provider=st.sampled_from(ds.PROVIDERS),
+            model=st.sampled_from(ds.MODELS),
+            tokens=st.tuples(*[st.sampled_from([0, 1, 10**6])] * 4),
+        )
+        def settle(
+            self, reservation: UUID, provider: str, model: str, tokens: tuple[int, ...]
+        ) -> None:
+            usage = TokenUsage(**dict(zip(TOKEN_FIELDS, tokens, strict=True)))
+            self.both(lambda g: g.settle(reservation, provider, model, usage))
+
+        @rule(reservation=reservations)
+        def release(self, reservation: UUID) -> None:
+            self.both(lambda g: g.release(reservation))
+
+        @rule(seconds=st.sampled_from([1, 2, 3600, 86_400 * 31]))
+        def time_passes(self, seconds: int) -> None:
+            """Holds expire; periods roll over."""
+            self.clock.advance(timedelta(seconds=seconds))
 
         # -- the price book ----------------------------------------------------------------------
 
