@@ -6,7 +6,10 @@ that: the rules are pure functions and pydantic models here; stores (``aigov_mem
 """
 
 from aigov.actor import SITE_ROLES, Actor, SiteRole
+from aigov.audit import AuditEntry
+from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.clock import Clock, system_clock
+from aigov.cost import Cost, TokenUsage
 from aigov.directory import (
     EVERYONE_GROUP_NAME,
     ORGANIZATION_ROLES,
@@ -35,6 +38,10 @@ from aigov.exceptions import (
 )
 from aigov.governance import AI_GOVERNANCE, Governance
 from aigov.ports import Store, UnitOfWork
+from aigov.prices import ModelPrice, SeedResult
+from aigov.resolution import EffectiveBudget
+from aigov.settings import GovernanceSettings
+from aigov.spend import Reservation, UsageRecord
 
 __version__ = "0.1.0.dev0"
 
@@ -46,29 +53,40 @@ __all__ = [
     "Actor",
     "AigovError",
     "AmountOutOfRangeError",
+    "AuditEntry",
     "BudgetExceededError",
     "Clock",
     "ConflictError",
+    "Cost",
     "DirectoryRuleError",
+    "EffectiveBudget",
     "FeatureDisabledError",
     "ForbiddenError",
     "Governance",
+    "GovernanceSettings",
     "Group",
+    "GroupAIBudget",
     "GroupMember",
     "InvalidInputError",
     "MembershipInvariantError",
+    "ModelPrice",
     "NotFoundError",
     "Organization",
     "OrganizationMember",
     "OrganizationRole",
     "PolicyViolationError",
+    "Reservation",
+    "SeedResult",
     "SiteRole",
     "StorageError",
     "Store",
+    "TokenUsage",
     "TransientError",
     "UnitOfWork",
     "UnknownPriceError",
+    "UsageRecord",
     "User",
+    "UserAIBudgetOverride",
     "__version__",
     "system_clock",
 ]
