@@ -1,0 +1,145 @@
+"""Price calls of ``Governance`` (SPEC §3): the seed, lookups, custom prices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aigov import pricebook_seed as embedded_seed
+from aigov.actor import Actor
+from aigov.audit import (
+    price_resource_id,
+)
+from aigov.authorization import Need, NoFacts, authorize
+from aigov.exceptions import (
+    InvalidInputError,
+)
+from aigov.ports import UnitOfWork
+from aigov.prices import (
+    ModelPrice,
+    PriceSource,
+    SeedResult,
+    effective_prices,
+    parse_seed,
+    plan_custom_price,
+)
+
+__all__ = ["PriceCalls"]
+
+from aigov._service import (  # the facade's private helpers, shared by its parts
+    _SYSTEM,
+    PriceListing,
+    Service,
+    _check_actor,
+    _found,
+    _identifier,
+    _model_key,
+    _prices,
+)
+
+
+class PriceCalls(Service):
+    # -- prices ----------------------------------------------------------------------------------
+
+    def _require_price_manager(self, actor: Actor, action: str) -> None:
+        _check_actor(actor)
+        authorize(actor, action, [Need("manage_prices")], NoFacts())
+
+    def apply_price_book(
+        self,
+        seed: str | bytes | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        actor: Actor = _SYSTEM,
+    ) -> SeedResult:
+        """Apply a price-book seed (JSON text or bytes, or a list of dicts); None applies the
+        embedded seed. The whole batch is validated first, and applied in one transaction:
+        new models inserted, changed prices rewritten, the rest untouched (SPEC §3.2)."""
+        rows = parse_seed(embedded_seed.SEED_JSON if seed is None else seed)
+        self._require_price_manager(actor, "apply a price-book seed")
+        now = self._now()
+        return self._run(lambda uow: uow.apply_seed(rows, now), acting=actor, at=now)
+
+    def get_model_price(self, provider: str, model: str) -> ModelPrice | None:
+        """The price in effect for a model: its custom price, else its price-book price, else
+        None."""
+        key = _model_key(provider, model)
+        rows = self._run(lambda uow: uow.list_model_prices(provider=key[0], model=key[1]))
+        chosen = effective_prices(rows)
+        return chosen[0] if chosen else None
+
+    def list_model_prices(
+        self,
+        provider: str | None = None,
+        model: str | None = None,
+        source: PriceListing = "effective",
+    ) -> Sequence[ModelPrice]:
+        """Prices sorted by ``(provider, model[, source])``: the price in effect per model
+        (``"effective"``), the rows of one source (``"pricebook"``, ``"custom"``), or every row
+        (``"all"``)."""
+        if source not in ("effective", "all", "pricebook", "custom"):
+            raise InvalidInputError(
+                f"source must be 'effective', 'pricebook', 'custom' or 'all', not {source!r}"
+            )
+        provider_key = None if provider is None else _identifier(provider, "provider")
+        model_key = None if model is None else _identifier(model, "model")
+        stored_source: PriceSource | None = (
+            None if source in ("effective", "all") else source  # type: ignore[assignment]
+        )
+        rows = self._run(
+            lambda uow: uow.list_model_prices(
+                provider=provider_key, model=model_key, source=stored_source
+            )
+        )
+        return effective_prices(rows) if source == "effective" else rows
+
+    def set_custom_price(
+        self,
+        actor: Actor,
+        provider: str,
+        model: str,
+        *,
+        input_price: int | None,
+        output_price: int | None,
+        cache_read_price: int | None,
+        cache_write_price: int | None,
+    ) -> ModelPrice:
+        """Set (create or replace) an administrator's price for a model; it takes precedence
+        over the price book and no seed overwrites it. Setting the same prices again writes
+        nothing."""
+        key = _model_key(provider, model)
+        prices = _prices(
+            input_price=input_price,
+            output_price=output_price,
+            cache_read_price=cache_read_price,
+            cache_write_price=cache_write_price,
+        )
+        self._require_price_manager(actor, "set a custom price")
+        now = self._now()
+
+        def work(uow: UnitOfWork) -> ModelPrice:
+            uow.lock_resource("custom_price", price_resource_id(*key))
+            existing = uow.list_model_prices(provider=key[0], model=key[1], source="custom")
+            current = existing[0] if existing else None
+            planned = plan_custom_price(current, key[0], key[1], prices, now)
+            if planned is None:
+                return _found(current, "price", key)
+            uow.put_custom_price(planned)
+            self._audit(uow, actor, now, "custom_price", price_resource_id(*key), current, planned)
+            return planned
+
+        return self._run(work, acting=actor, at=now)
+
+    def delete_custom_price(self, actor: Actor, provider: str, model: str) -> ModelPrice:
+        """Delete a model's custom price (its price-book price, if any, is in effect again) and
+        return what was deleted. NotFoundError when it has none."""
+        key = _model_key(provider, model)
+        self._require_price_manager(actor, "delete a custom price")
+        now = self._now()
+
+        def work(uow: UnitOfWork) -> ModelPrice:
+            uow.lock_resource("custom_price", price_resource_id(*key))
+            deleted = uow.delete_custom_price(*key)
+            self._audit(uow, actor, now, "custom_price", price_resource_id(*key), deleted, None)
+            return deleted
+
+        return self._run(work, acting=actor, at=now)

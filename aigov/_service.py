@@ -1,0 +1,302 @@
+"""The shared machinery of ``Governance``: settings, time, ids, units of work, the feature gate,
+authorization facts and input validation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Literal, TypeVar
+from uuid import UUID
+
+from pydantic import TypeAdapter, ValidationError
+
+from aigov._validation import as_uuid, error_class, validated
+from aigov.actor import Actor
+from aigov.audit import (
+    ResourceType,
+    actor_label,
+    change_record,
+)
+from aigov.authorization import Facts, Need, NoFacts, authorize
+from aigov.budgets import (
+    GroupAIBudget,
+    UserAIBudgetOverride,
+)
+from aigov.clock import Clock, IdFactory, random_ids, system_clock
+from aigov.cost import TokenUsage
+from aigov.directory import (
+    ORGANIZATION_ROLES,
+    OrganizationRole,
+)
+from aigov.exceptions import (
+    ConflictError,
+    FeatureDisabledError,
+    InvalidInputError,
+    NotFoundError,
+)
+from aigov.money import Micros
+from aigov.periods import Period
+from aigov.ports import Store, UnitOfWork
+from aigov.prices import (
+    Identifier,
+    ModelKey,
+    ModelPrice,
+    Prices,
+)
+from aigov.resolution import BudgetPolicy
+from aigov.settings import GovernanceSettings, UnknownPricePolicy
+from aigov.spend import (
+    IdempotencyKey,
+)
+
+__all__ = ["AI_GOVERNANCE", "PriceListing", "Service"]
+
+AI_GOVERNANCE = "ai_governance"
+"""The entitlement that enables budgets, overrides and spend (SPEC §6.3)."""
+
+T = TypeVar("T")
+
+PriceListing = Literal["effective", "pricebook", "custom", "all"]
+_SYSTEM = Actor.system()
+
+
+def _found(value: T | None, resource: str, key: object) -> T:
+    if value is None:
+        raise NotFoundError(f"{resource} {key} not found", resource=resource, key=key)
+    return value
+
+
+class Service:
+    """What every call of the facade shares: the store, the settings, the clock and ids, one
+    unit of work per call, and the feature gate."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        entitlements: Iterable[str],
+        period: Period = "month",
+        budget_policy: BudgetPolicy = "highest",
+        unknown_price_policy: UnknownPricePolicy = "deny",
+        thresholds: Iterable[int] = (80, 100),
+        clock: Clock = system_clock,
+        ids: IdFactory = random_ids,
+    ) -> None:
+        if isinstance(entitlements, str) or not isinstance(entitlements, Iterable):
+            raise InvalidInputError(
+                f"entitlements must be a collection of names, not {entitlements!r}"
+            )
+        self._store = store
+        self._entitlements = frozenset(entitlements)
+        self._settings = validated(
+            GovernanceSettings,
+            period=period,
+            budget_policy=budget_policy,
+            unknown_price_policy=unknown_price_policy,
+            thresholds=tuple(thresholds),
+        )
+        self._settings_agreed = False
+        self._settings_lock = threading.Lock()
+        self._clock = clock
+        self._ids = ids
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def entitlements(self) -> frozenset[str]:
+        return self._entitlements
+
+    @property
+    def settings(self) -> GovernanceSettings:
+        return self._settings
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if not isinstance(now, datetime):
+            raise InvalidInputError(f"the clock returned {now!r}, not a datetime")
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise InvalidInputError(
+                f"the clock returned a naive datetime ({now!r}); use aware ones"
+            )
+        return now
+
+    def _directory_write(self, actor: Actor, action: str, resource: str) -> None:
+        """Directory writes belong to the host's identity sync (SPEC §6.1: system only)."""
+        _check_actor(actor)
+        authorize(actor, f"{action} {resource}", [Need("write_directory")], NoFacts())
+
+    def _run(
+        self,
+        work: Callable[[UnitOfWork], T],
+        *,
+        acting: Actor | None = None,
+        at: datetime | None = None,
+    ) -> T:
+        """Run ``work`` in one unit of work. A write names who acts (``acting``) and when, for
+        the audit entries it and its cascades write."""
+        with self._store.transaction() as uow:
+            if acting is not None:
+                uow.set_audit_context(actor_label(acting), self._now() if at is None else at)
+            return work(uow)
+
+    def _require_feature(self) -> None:
+        """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""
+        if AI_GOVERNANCE not in self._entitlements:
+            raise FeatureDisabledError(
+                "AI governance is not enabled: Governance(..., entitlements={'ai_governance'})"
+            )
+        if not self._settings_agreed:
+            self._agree_on_settings()
+
+    def _agree_on_settings(self) -> None:
+        """SPEC §8.0: the store keeps the first settings it is given; refuse to enforce others."""
+        with self._settings_lock:
+            if self._settings_agreed:
+                return
+            stored = self._run(lambda uow: uow.ensure_settings(self._settings))
+            if stored != self._settings:
+                raise ConflictError(
+                    f"this store enforces {stored.model_dump()}, not {self._settings.model_dump()}:"
+                    " every Governance on one store must use the same settings",
+                    constraint="ai_governance_settings",
+                )
+            self._settings_agreed = True
+
+    # -- group budgets and user overrides --------------------------------------------------------
+
+    @staticmethod
+    def _audit(  # noqa: PLR0917 - a private helper; call sites read as one sentence
+        uow: UnitOfWork,
+        actor: Actor,
+        at: datetime,
+        resource_type: ResourceType,
+        resource_id: str,
+        before: GroupAIBudget | UserAIBudgetOverride | ModelPrice | None,
+        after: GroupAIBudget | UserAIBudgetOverride | ModelPrice | None,
+    ) -> None:
+        uow.append_audit(
+            change_record(
+                at=at,
+                actor=actor_label(actor),
+                resource_type=resource_type,
+                resource_id=resource_id,
+                before=before,
+                after=after,
+            )
+        )
+
+
+class _StoreFacts(Facts):
+    """Authorization facts read through the caller's unit of work."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def organization_of_group(self, group_id: UUID) -> UUID | None:
+        group = self._uow.get_group(group_id)
+        return None if group is None else group.organization_id
+
+    def organization_roles(self, user_id: UUID, organization_id: UUID) -> frozenset[str]:
+        member = self._uow.get_organization_member(user_id, organization_id)
+        return frozenset() if member is None else frozenset(member.roles)
+
+    def organizations_of_user(self, user_id: UUID) -> frozenset[UUID]:
+        members = self._uow.list_organization_members(user_id=user_id)
+        return frozenset(m.organization_id for m in members)
+
+    def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
+        return self._uow.is_group_member(user_id, group_id)
+
+
+def _authorize(uow: UnitOfWork, actor: Actor, action: str, *needs: Need) -> None:
+    authorize(actor, action, needs, _StoreFacts(uow))
+
+
+_LIMIT = TypeAdapter(Micros)
+
+
+def _limit(value: object) -> int:
+    """A spend limit from the caller: an int of micros in 0 … 2**63-1, strictly."""
+    try:
+        return _LIMIT.validate_python(value)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise error_class(errors)(
+            f"spend_limit_micros {value!r}: {errors[0]['msg']}", errors=errors
+        ) from exc
+
+
+def _check_actor(actor: object) -> None:
+    if not isinstance(actor, Actor):
+        raise InvalidInputError(f"actor must be an aigov.Actor, not {type(actor).__name__}")
+
+
+_IDENTIFIER = TypeAdapter(Identifier)
+
+
+def _identifier(value: object, field: str) -> str:
+    try:
+        return _IDENTIFIER.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"invalid {field} {value!r}: {exc.errors()[0]['msg']}",
+            errors=exc.errors(include_url=False),
+        ) from exc
+
+
+def _model_key(provider: object, model: object) -> ModelKey:
+    return (_identifier(provider, "provider"), _identifier(model, "model"))
+
+
+def _prices(**prices: object) -> Prices:
+    """Prices from the caller: integers ≥ 0 (micros per 1M tokens) or None, strictly."""
+    try:
+        return Prices.model_validate(prices)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        kind = error_class(errors)
+        fields = ", ".join(f"{e['loc'][0]}: {e['msg']}" for e in errors)
+        raise kind(f"invalid prices: {fields}", errors=errors) from exc
+
+
+_KEY = TypeAdapter(IdempotencyKey)
+
+
+def _idempotency_key(value: object) -> str:
+    try:
+        return _KEY.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"invalid idempotency_key {value!r}: {exc.errors()[0]['msg']}",
+            errors=exc.errors(include_url=False),
+        ) from exc
+
+
+def _token_usage(value: object) -> TokenUsage:
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"usage must be a TokenUsage or a mapping, not {value!r}")
+    return TokenUsage(**value)
+
+
+_ROLES = TypeAdapter(tuple[OrganizationRole, ...])
+
+
+def _roles(roles: Iterable[OrganizationRole]) -> tuple[OrganizationRole, ...]:
+    """Organization roles from the caller: a collection of known names, not one string."""
+    if isinstance(roles, str):
+        raise InvalidInputError("roles must be a collection of role names, not one string")
+    try:
+        return _ROLES.validate_python(roles)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"roles must be organization roles {ORGANIZATION_ROLES}, not {roles!r}",
+            errors=exc.errors(include_url=False),
+        ) from exc
+
+
+def _optional_uuid(value: UUID | str | None, field: str) -> UUID | None:
+    return None if value is None else as_uuid(value, field)

@@ -1,0 +1,277 @@
+"""Resolution and spend calls of ``Governance`` (SPEC §7, §8): the host's enforcement path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from aigov._validation import as_uuid
+from aigov.cost import TokenUsage, cost_of
+from aigov.exceptions import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UnknownPriceError,
+)
+from aigov.periods import check_instant, period_window, utc_day
+from aigov.ports import UnitOfWork
+from aigov.prices import (
+    ModelKey,
+    effective_prices,
+)
+from aigov.resolution import EffectiveBudget, resolve
+from aigov.spend import (
+    Reservation,
+    UsageRecord,
+    budget_exceeded,
+    check_replay,
+    usage_record,
+)
+
+__all__ = ["SpendCalls"]
+
+from aigov._service import (  # the facade's private helpers, shared by its parts
+    Service,
+    _found,
+    _idempotency_key,
+    _limit,
+    _model_key,
+    _token_usage,
+)
+
+
+class SpendCalls(Service):
+    # -- budget resolution -----------------------------------------------------------------------
+
+    def effective_budget(self, user_id: UUID | str) -> EffectiveBudget:
+        """The limit that applies to the user now, the group their spend is attributed to, and
+        where the limit came from (SPEC §7). NotFoundError for an unknown user."""
+        self._require_feature()
+        key = as_uuid(user_id, "user_id")
+        facts = self._run(lambda uow: uow.resolution_facts(key))
+        return resolve(_found(facts, "user", key), self._settings.budget_policy)
+
+    # -- spend -----------------------------------------------------------------------------------
+
+    def record_usage(
+        self,
+        user_id: UUID | str,
+        provider: str,
+        model: str,
+        usage: TokenUsage | Mapping[str, int],
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> UsageRecord:
+        """Record what a request used (SPEC §8.2): priced with the price in effect (snapshotted
+        on the record), attributed to the user's effective group, added to the day's ledger and
+        the period's counter, all in one transaction. A model without a known price is still
+        recorded, its cost incomplete. The same ``idempotency_key`` again returns the original
+        record with the same payload, and is ConflictError with another. NotFoundError for an
+        unknown user, or one in no organization (there is no group to attribute spend to)."""
+        self._require_feature()
+        user = as_uuid(user_id, "user_id")
+        key = _model_key(provider, model)
+        tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
+        instant = check_instant(self._now() if at is None else at, "at")
+        replay_key = None if idempotency_key is None else _idempotency_key(idempotency_key)
+        record_id = self._ids()
+
+        def work(uow: UnitOfWork) -> UsageRecord:
+            if replay_key is not None:
+                uow.lock_resource("usage", f"{user} {replay_key}")
+                existing = uow.find_usage(user, replay_key)
+                if existing is not None:
+                    return check_replay(existing, key[0], key[1], tokens)
+            return self._usage_record(
+                uow,
+                user=user,
+                key=key,
+                tokens=tokens,
+                instant=instant,
+                record_id=record_id,
+                idempotency_key=replay_key,
+            )
+
+        return self._run(work)
+
+    def _usage_record(
+        self,
+        uow: UnitOfWork,
+        *,
+        user: UUID,
+        key: ModelKey,
+        tokens: TokenUsage,
+        instant: datetime,
+        record_id: UUID,
+        idempotency_key: str | None = None,
+        reservation: Reservation | None = None,
+    ) -> UsageRecord:
+        """Price, attribute and record one usage in ``uow`` (the heart of SPEC §8.2)."""
+        facts = _found(uow.resolution_facts(user), "user", user)
+        group = resolve(facts, self._settings.budget_policy).group_id
+        if group is None:
+            raise NotFoundError(
+                f"user {user} belongs to no organization: no group to attribute spend to",
+                resource="effective group",
+                key=user,
+            )
+        prices = effective_prices(uow.list_model_prices(provider=key[0], model=key[1]))
+        price = prices[0] if prices else None
+        record = usage_record(
+            record_id=record_id,
+            user_id=user,
+            group_id=group,
+            provider=key[0],
+            model=key[1],
+            usage=tokens,
+            price=price,
+            cost=cost_of(tokens, price),
+            at=instant,
+            day=utc_day(instant),
+            period_start=period_window(instant, self._settings.period).start,
+            idempotency_key=idempotency_key,
+            reservation=reservation,
+        )
+        uow.record_usage(record)
+        return record
+
+    def reserve(
+        self, user_id: UUID | str, amount_micros: int, *, ttl: timedelta = timedelta(minutes=10)
+    ) -> Reservation:
+        """Hold ``amount_micros`` of the user's budget for the current period, if
+        ``spent + held + amount <= limit`` (SPEC §8.3): atomically, so that concurrent callers
+        from any number of processes never hold more than the limit allows. With no limit it is
+        always granted; with a limit of 0 never. BudgetExceededError when it does not fit. The
+        hold stops counting at ``now + ttl``."""
+        self._require_feature()
+        user = as_uuid(user_id, "user_id")
+        amount = _limit(amount_micros)
+        if amount == 0:
+            raise InvalidInputError("amount_micros must be more than 0")
+        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+            raise InvalidInputError(f"ttl must be a positive timedelta, not {ttl!r}")
+        now = self._now()
+        window = period_window(now, self._settings.period)
+        expires_at = check_instant(now + ttl, "the hold's expiry")
+        reservation_id = self._ids()
+
+        def work(uow: UnitOfWork) -> Reservation:
+            effective = resolve(
+                _found(uow.resolution_facts(user), "user", user), self._settings.budget_policy
+            )
+            if effective.group_id is None:
+                raise NotFoundError(
+                    f"user {user} belongs to no organization: no budget to hold against",
+                    resource="effective group",
+                    key=user,
+                )
+            reservation = Reservation(
+                id=reservation_id,
+                user_id=user,
+                group_id=effective.group_id,
+                period_start=window.start,
+                amount_micros=amount,
+                expires_at=expires_at,
+                created_at=now,
+            )
+            granted, counter = uow.reserve(reservation, effective.spend_limit_micros, now)
+            if not granted:
+                assert effective.spend_limit_micros is not None
+                raise budget_exceeded(
+                    limit=effective.spend_limit_micros,
+                    spent=counter.spent_micros,
+                    held=counter.held_micros,
+                    amount=amount,
+                    group_id=effective.group_id,
+                )
+            return reservation
+
+        return self._run(work)
+
+    def reserve_for(
+        self,
+        user_id: UUID | str,
+        provider: str,
+        model: str,
+        usage: TokenUsage | Mapping[str, int],
+        *,
+        ttl: timedelta = timedelta(minutes=10),
+    ) -> Reservation:
+        """Reserve the priced expected usage of a request. A model without a known price for a
+        kind used is UnknownPriceError (``unknown_price_policy="deny"``, the default), or
+        reserves the priced part (``"allow"``). An estimate of 0 is InvalidInputError."""
+        self._require_feature()
+        key = _model_key(provider, model)
+        tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
+        prices = effective_prices(
+            self._run(lambda uow: uow.list_model_prices(provider=key[0], model=key[1]))
+        )
+        estimate = cost_of(tokens, prices[0] if prices else None)
+        if estimate.incomplete and self._settings.unknown_price_policy == "deny":
+            raise UnknownPriceError(
+                f"{key[0]}/{key[1]} has no known price for {', '.join(estimate.unpriced_kinds)}",
+                provider=key[0],
+                model=key[1],
+            )
+        if estimate.micros == 0:
+            raise InvalidInputError(f"the expected usage of {key[0]}/{key[1]} costs nothing")
+        return self.reserve(user_id, estimate.micros, ttl=ttl)
+
+    def settle(
+        self,
+        reservation_id: UUID | str,
+        provider: str,
+        model: str,
+        usage: TokenUsage | Mapping[str, int],
+        *,
+        at: datetime | None = None,
+    ) -> UsageRecord:
+        """Record the actual usage of a reserved request and free its hold (SPEC §8.3). Spend
+        goes to the effective group and period at settle time, in full (``overrun_micros`` says
+        how much it passed the hold); the hold is freed from the counter it was taken on.
+        Settling again returns the first record; after ``release`` it is ConflictError; an
+        unknown reservation is NotFoundError. Settling after expiry still records the usage."""
+        self._require_feature()
+        key_id = as_uuid(reservation_id, "reservation_id")
+        key = _model_key(provider, model)
+        tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
+        instant = check_instant(self._now() if at is None else at, "at")
+        record_id = self._ids()
+
+        def work(uow: UnitOfWork) -> UsageRecord:
+            reservation = _found(uow.lock_reservation(key_id), "reservation", key_id)
+            if reservation.state == "settled":
+                return _found(uow.find_usage_of_reservation(key_id), "usage", key_id)
+            if reservation.state == "released":
+                raise ConflictError(f"reservation {key_id} was released; it cannot be settled")
+            record = self._usage_record(
+                uow,
+                user=reservation.user_id,
+                key=key,
+                tokens=tokens,
+                instant=instant,
+                record_id=record_id,
+                reservation=reservation,
+            )
+            uow.end_reservation(reservation, "settled")
+            return record
+
+        return self._run(work)
+
+    def release(self, reservation_id: UUID | str) -> Reservation:
+        """Free a hold without recording spend; releasing again changes nothing. A settled
+        reservation cannot be released (ConflictError); an unknown one is NotFoundError."""
+        self._require_feature()
+        key_id = as_uuid(reservation_id, "reservation_id")
+
+        def work(uow: UnitOfWork) -> Reservation:
+            reservation = _found(uow.lock_reservation(key_id), "reservation", key_id)
+            if reservation.state == "settled":
+                raise ConflictError(f"reservation {key_id} was settled; it cannot be released")
+            if reservation.state != "released":
+                uow.end_reservation(reservation, "released")
+            return reservation.model_copy(update={"state": "released"})
+
+        return self._run(work)
