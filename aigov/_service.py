@@ -35,6 +35,7 @@ from aigov.exceptions import (
     FeatureDisabledError,
     InvalidInputError,
     NotFoundError,
+    TransientError,
 )
 from aigov.money import Micros
 from aigov.periods import Period
@@ -60,6 +61,8 @@ T = TypeVar("T")
 
 PriceListing = Literal["effective", "pricebook", "custom", "all"]
 _SYSTEM = Actor.system()
+TRANSIENT_ATTEMPTS = 3
+"""How often an idempotent call is tried when its transaction meets a TransientError."""
 
 
 def _found(value: T | None, resource: str, key: object) -> T:
@@ -135,13 +138,25 @@ class Service:
         *,
         acting: Actor | None = None,
         at: datetime | None = None,
+        idempotent: bool = True,
     ) -> T:
         """Run ``work`` in one unit of work. A write names who acts (``acting``) and when, for
-        the audit entries it and its cascades write."""
-        with self._store.transaction() as uow:
-            if acting is not None:
-                uow.set_audit_context(actor_label(acting), self._now() if at is None else at)
-            return work(uow)
+        the audit entries it and its cascades write. An idempotent call that meets a
+        TransientError (its transaction was rolled back) is tried again, a bounded number of
+        times (SPEC §8.0); other calls leave the retry to their caller."""
+        attempts = TRANSIENT_ATTEMPTS if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                with self._store.transaction() as uow:
+                    if acting is not None:
+                        uow.set_audit_context(
+                            actor_label(acting), self._now() if at is None else at
+                        )
+                    return work(uow)
+            except TransientError:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _require_feature(self) -> None:
         """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""

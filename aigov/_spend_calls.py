@@ -94,7 +94,8 @@ class SpendCalls(Service):
                 idempotency_key=replay_key,
             )
 
-        return self._run(work)
+        # Without a key a retry could not tell a lost first attempt from a second usage.
+        return self._run(work, idempotent=replay_key is not None)
 
     def _usage_record(
         self,
@@ -188,7 +189,7 @@ class SpendCalls(Service):
                 )
             return reservation
 
-        return self._run(work)
+        return self._run(work, idempotent=False)  # a second attempt would be a second hold
 
     def reserve_for(
         self,

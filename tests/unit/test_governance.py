@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 from uuid import uuid4
 
@@ -15,6 +16,7 @@ from aigov import (
     Governance,
     InvalidInputError,
     NotFoundError,
+    TransientError,
 )
 from aigov_contracts import ManualClock
 from aigov_memory import MemoryStore
@@ -140,3 +142,62 @@ def test_a_narrower_role_cannot_move_or_delete_an_override_out_of_a_group_it_may
         gov.delete_user_budget_override(narrow, user)
     gov.upsert_user_budget_override(system, user, my_group, 1)
     assert gov.upsert_user_budget_override(narrow, user, my_group, 2).spend_limit_micros == 2
+
+
+class _FlakyStore:
+    """A MemoryStore whose next ``failures`` units of work fail as if PostgreSQL had found a
+    deadlock: rolled back, TransientError."""
+
+    def __init__(self, failures: int) -> None:
+        self.inner = MemoryStore()
+        self.failures = failures
+        self.attempts = 0
+
+    @contextmanager
+    def transaction(self):
+        self.attempts += 1
+        with self.inner.transaction() as uow:
+            yield uow
+            if self.failures:
+                self.failures -= 1
+                raise TransientError("deadlock detected")
+
+    def close(self):
+        self.inner.close()
+
+
+def _flaky_world(failures: int):
+    store = _FlakyStore(0)
+    gov = Governance(store, entitlements={AI_GOVERNANCE}, clock=ManualClock())  # type: ignore[arg-type]
+    org, user = uuid4(), uuid4()
+    gov.create_organization(Actor.system(), org, "Acme")
+    gov.create_user(Actor.system(), user, "ann")
+    gov.add_organization_member(Actor.system(), user, org)
+    gov.upsert_group_budget(Actor.system(), org, 100)
+    store.failures, store.attempts = failures, 0
+    return gov, store, user
+
+
+def test_idempotent_calls_are_retried_a_bounded_number_of_times():
+    gov, store, user = _flaky_world(failures=2)
+    assert gov.effective_budget(user).spend_limit_micros == 100
+    assert store.attempts == 3
+    gov, store, user = _flaky_world(failures=3)
+    with pytest.raises(TransientError):
+        gov.effective_budget(user)
+    assert store.attempts == 3
+
+
+def test_calls_that_are_not_idempotent_are_not_retried():
+    gov, store, user = _flaky_world(failures=1)
+    with pytest.raises(TransientError):
+        gov.reserve(user, 10)
+    assert store.attempts == 1
+    with store.inner.transaction() as uow:
+        assert uow.list_reservations() == []  # the failed attempt left nothing
+    store.failures = 1
+    with pytest.raises(TransientError):
+        gov.record_usage(user, "p", "m", {"input_tokens": 1})
+    store.failures, store.attempts = 1, 0
+    gov.record_usage(user, "p", "m", {"input_tokens": 1}, idempotency_key="k")
+    assert store.attempts == 2
