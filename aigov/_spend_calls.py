@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from aigov._validation import as_uuid
+from aigov.actor import Actor
 from aigov.cost import TokenUsage, cost_of
 from aigov.exceptions import (
     ConflictError,
@@ -23,6 +24,7 @@ from aigov.prices import (
 from aigov.resolution import EffectiveBudget, resolve
 from aigov.spend import (
     Reservation,
+    SpendStatus,
     UsageRecord,
     budget_exceeded,
     check_replay,
@@ -33,12 +35,15 @@ __all__ = ["SpendCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
     Service,
+    _authorize,
+    _check_actor,
     _found,
     _idempotency_key,
     _limit,
     _model_key,
     _token_usage,
 )
+from aigov.authorization import Need
 
 
 class SpendCalls(Service):
@@ -53,6 +58,39 @@ class SpendCalls(Service):
         return resolve(_found(facts, "user", key), self._settings.budget_policy)
 
     # -- spend -----------------------------------------------------------------------------------
+
+    def spend_status(self, actor: Actor, user_id: UUID | str) -> SpendStatus:
+        """Where the user stands in the current period (SPEC §9): limit and source, effective
+        group, period window, spent, held (live holds only) and remaining. Needs read user U."""
+        self._require_feature()
+        user = as_uuid(user_id, "user_id")
+        _check_actor(actor)
+        now = self._now()
+        window = period_window(now, self._settings.period)
+
+        def work(uow: UnitOfWork) -> SpendStatus:
+            _authorize(uow, actor, "read the spend of", Need("read_user", user))
+            facts = _found(uow.resolution_facts(user), "user", user)
+            effective = resolve(facts, self._settings.budget_policy)
+            spent, held = (
+                (0, 0)
+                if effective.group_id is None
+                else uow.spend_in_period(user, effective.group_id, window.start, now)
+            )
+            limit = effective.spend_limit_micros
+            return SpendStatus(
+                user_id=user,
+                spend_limit_micros=limit,
+                source=effective.source,
+                group_id=effective.group_id,
+                period_start=window.start,
+                period_end=window.end,
+                spent_micros=spent,
+                held_micros=held,
+                remaining_micros=None if limit is None else max(0, limit - spent - held),
+            )
+
+        return self._run(work)
 
     def record_usage(
         self,

@@ -342,6 +342,13 @@ class SpendUnitOfWork(Protocol):
         take its amount off the counter it was taken on."""
         ...
 
+    def spend_in_period(
+        self, user_id: UUID, group_id: UUID, period_start: datetime, now: datetime
+    ) -> tuple[int, int]:
+        """``(spent, held)`` of the counter of ``(user_id, group_id, period_start)``: held counts
+        only holds still live at ``now``; ``(0, 0)`` when there is no counter."""
+        ...
+
     def list_reservations(self) -> Sequence[Reservation]:
         """Every reservation, ordered by ``(created_at, id)``."""
         ...

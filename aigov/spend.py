@@ -25,6 +25,7 @@ __all__ = [
     "Reservation",
     "ReservationState",
     "SpendCounter",
+    "SpendStatus",
     "UsageRecord",
     "budget_exceeded",
     "check_replay",
@@ -117,6 +118,23 @@ class SpendCounter(BaseModel):
     period_start: AwareDatetime
     spent_micros: int
     held_micros: int
+
+
+class SpendStatus(BaseModel):
+    """Where a user stands in the current period (SPEC §9): their limit and where it comes from,
+    the group their spend goes to, the period, and what is spent, held and left."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: UUID
+    spend_limit_micros: int | None
+    source: Literal["user_override", "group"] | None
+    group_id: UUID | None
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+    spent_micros: int
+    held_micros: int
+    remaining_micros: int | None
 
 
 def usage_record(

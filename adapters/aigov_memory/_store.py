@@ -550,6 +550,19 @@ class _MemoryUnitOfWork(UnitOfWork):
             self._put(self._t.counters, key, (spent, held - current.amount_micros))
         self._put(self._t.reservations, current.id, current.model_copy(update={"state": state}))
 
+    def spend_in_period(
+        self, user_id: UUID, group_id: UUID, period_start: datetime, now: datetime
+    ) -> tuple[int, int]:
+        spent, _ = self._t.counters.get((user_id, group_id, period_start), (0, 0))
+        held = sum(
+            r.amount_micros
+            for r in self._t.reservations.values()
+            if (r.user_id, r.group_id, r.period_start) == (user_id, group_id, period_start)
+            and r.state == "held"
+            and r.expires_at > now
+        )
+        return spent, held
+
     def list_reservations(self) -> Sequence[Reservation]:
         return sorted(self._t.reservations.values(), key=lambda r: (r.created_at, r.id))
 

@@ -560,6 +560,37 @@ class _PostgresUnitOfWork(UnitOfWork):
                 .values(held_micros=counters.c.held_micros - reservation.amount_micros)
             )
 
+    def spend_in_period(
+        self, user_id: UUID, group_id: UUID, period_start: datetime, now: datetime
+    ) -> tuple[int, int]:
+        counters, holds = t.spend_counters, t.reservations
+        live = (
+            select(func.coalesce(func.sum(holds.c.amount_micros), 0))
+            .where(
+                _where(
+                    (holds.c.user_id, user_id),
+                    (holds.c.group_id, group_id),
+                    (holds.c.period_start, period_start),
+                    (holds.c.state, "held"),
+                ),
+                holds.c.expires_at > now,
+            )
+            .scalar_subquery()
+        )
+        spent = (
+            select(counters.c.spent_micros)
+            .where(
+                _where(
+                    (counters.c.user_id, user_id),
+                    (counters.c.group_id, group_id),
+                    (counters.c.period_start, period_start),
+                )
+            )
+            .scalar_subquery()
+        )
+        row = self._c.execute(select(func.coalesce(spent, 0), live)).one()
+        return int(row[0]), int(row[1])
+
     def list_reservations(self) -> Sequence[Reservation]:
         holds = t.reservations
         rows = self._c.execute(select(holds).order_by(holds.c.created_at, holds.c.id))

@@ -204,3 +204,40 @@ class EnforcementContract(DirectoryFixtures):
         ):
             with pytest.raises(FeatureDisabledError):
                 call()
+
+    def test_spend_status_shows_limit_spent_held_and_remaining(
+        self, gov: Governance, org: UUID, limited: UUID, clock: ManualClock
+    ) -> None:
+        status = gov.spend_status(SYSTEM, limited)
+        assert (status.spend_limit_micros, status.source, status.group_id) == (100, "group", org)
+        assert status.period_start <= clock() < status.period_end
+        assert (status.spent_micros, status.held_micros, status.remaining_micros) == (0, 0, 100)
+        hold = gov.reserve(limited, 30, ttl=timedelta(seconds=10))
+        gov.record_usage(limited, "p", "m", TokenUsage(input_tokens=20))
+        status = gov.spend_status(SYSTEM, limited)
+        assert (status.spent_micros, status.held_micros, status.remaining_micros) == (20, 30, 50)
+        clock.advance(timedelta(seconds=10))  # the hold expired: it no longer counts
+        assert gov.spend_status(SYSTEM, limited).held_micros == 0
+        gov.settle(hold.id, "p", "m", TokenUsage(input_tokens=200))
+        assert gov.spend_status(SYSTEM, limited).remaining_micros == 0  # overrun: never below 0
+
+    def test_spend_status_without_a_limit_or_an_organization(
+        self, gov: Governance, member: UUID
+    ) -> None:
+        free = gov.spend_status(SYSTEM, member)
+        assert (free.spend_limit_micros, free.remaining_micros, free.source) == (None, None, None)
+        loner = uuid4()
+        gov.create_user(SYSTEM, loner, "in no organization")
+        alone = gov.spend_status(SYSTEM, loner)
+        assert (alone.group_id, alone.spent_micros) == (None, 0)
+        with pytest.raises(NotFoundError):
+            gov.spend_status(SYSTEM, uuid4())
+
+    def test_spend_status_is_for_those_who_may_read_the_user(
+        self, gov: Governance, limited: UUID
+    ) -> None:
+        assert gov.spend_status(Actor.user(limited), limited).spend_limit_micros == 100
+        with pytest.raises(NotFoundError):
+            gov.spend_status(Actor.user(uuid4()), limited)
+        auditor = Actor.user(uuid4(), site_roles=("auditor",))
+        assert gov.spend_status(auditor, limited).remaining_micros == 100

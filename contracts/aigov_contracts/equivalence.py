@@ -354,6 +354,7 @@ def equivalence_test(
         @rule(user=_known(users, ds.user_ids()))
         def resolve(self, user: UUID) -> None:
             self.both(lambda g: g.effective_budget(user))
+            self.both(lambda g: g.spend_status(SYSTEM, user))
 
         @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
         def read_budgets(self, user: UUID, group: UUID) -> None:
