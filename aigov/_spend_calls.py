@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -25,9 +25,11 @@ from aigov.resolution import EffectiveBudget, resolve
 from aigov.spend import (
     Reservation,
     SpendStatus,
+    ThresholdCrossed,
     UsageRecord,
     budget_exceeded,
     check_replay,
+    crossed_thresholds,
     usage_record,
 )
 
@@ -149,7 +151,8 @@ class SpendCalls(Service):
     ) -> UsageRecord:
         """Price, attribute and record one usage in ``uow`` (the heart of SPEC §8.2)."""
         facts = _found(uow.resolution_facts(user), "user", user)
-        group = resolve(facts, self._settings.budget_policy).group_id
+        effective = resolve(facts, self._settings.budget_policy)
+        group = effective.group_id
         if group is None:
             raise NotFoundError(
                 f"user {user} belongs to no organization: no group to attribute spend to",
@@ -173,8 +176,45 @@ class SpendCalls(Service):
             idempotency_key=idempotency_key,
             reservation=reservation,
         )
-        uow.record_usage(record)
-        return record
+        spent = uow.record_usage(record)
+        crossed = crossed_thresholds(
+            self._settings.thresholds,
+            effective.spend_limit_micros,
+            spent - record.cost_micros,
+            spent,
+        )
+        events = [
+            ThresholdCrossed(
+                id=self._ids(),
+                user_id=user,
+                group_id=group,
+                period_start=record.period_start,
+                percent=percent,
+                limit_micros=effective.spend_limit_micros or 0,
+                spent_micros=spent,
+                at=instant,
+            )
+            for percent in crossed
+        ]
+        kept = uow.add_budget_events(events)
+        return record.model_copy(update={"threshold_events": tuple(kept)})
+
+    def pending_budget_events(self, *, limit: int = 100) -> Sequence[ThresholdCrossed]:
+        """Threshold events not yet acknowledged, oldest first (SPEC §8.4): send each
+        notification, then acknowledge it, so that it is sent once even across retries."""
+        self._require_feature()
+        count = _limit(limit)
+        if not 1 <= count <= 1000:
+            raise InvalidInputError(f"limit must be 1 … 1000, not {limit}")
+        return self._run(lambda uow: uow.pending_budget_events(count))
+
+    def ack_budget_events(self, ids: Iterable[UUID | str]) -> int:
+        """Acknowledge threshold events; return how many were pending (unknown ids count 0)."""
+        self._require_feature()
+        if isinstance(ids, str) or not isinstance(ids, Iterable):
+            raise InvalidInputError("ids must be a collection of event ids")
+        keys = [as_uuid(event_id, "event id") for event_id in ids]
+        return self._run(lambda uow: uow.ack_budget_events(keys))
 
     def reserve(
         self, user_id: UUID | str, amount_micros: int, *, ttl: timedelta = timedelta(minutes=10)

@@ -32,6 +32,7 @@ from aigov.spend import (
     Reservation,
     ReservationState,
     SpendCounter,
+    ThresholdCrossed,
     UsageRecord,
 )
 
@@ -309,9 +310,10 @@ class SpendUnitOfWork(Protocol):
         """The user's usage record under this idempotency key, or None."""
         ...
 
-    def record_usage(self, record: UsageRecord) -> None:
+    def record_usage(self, record: UsageRecord) -> int:
         """Store the record, and add its cost to the ``(user, group, day)`` ledger and to the
-        spent amount of the ``(user, group, period start)`` counter, in this unit of work.
+        spent amount of the ``(user, group, period start)`` counter, in this unit of work;
+        return the counter's spent amount afterwards.
 
         ConflictError when the user has a record under the same idempotency key;
         AmountOutOfRangeError when a total would pass 2**63-1.
@@ -347,6 +349,19 @@ class SpendUnitOfWork(Protocol):
     ) -> tuple[int, int]:
         """``(spent, held)`` of the counter of ``(user_id, group_id, period_start)``: held counts
         only holds still live at ``now``; ``(0, 0)`` when there is no counter."""
+        ...
+
+    def add_budget_events(self, events: Sequence[ThresholdCrossed]) -> list[ThresholdCrossed]:
+        """Keep the events whose ``(user, group, period, percent)`` has none yet, and return
+        those: each crossing is kept once, also when several calls cross it at once."""
+        ...
+
+    def pending_budget_events(self, limit: int) -> Sequence[ThresholdCrossed]:
+        """Events not yet acknowledged, oldest first (``(at, id)``), at most ``limit``."""
+        ...
+
+    def ack_budget_events(self, ids: Sequence[UUID]) -> int:
+        """Acknowledge events; return how many were pending. Unknown ids are ignored."""
         ...
 
     def list_reservations(self) -> Sequence[Reservation]:

@@ -26,9 +26,11 @@ __all__ = [
     "ReservationState",
     "SpendCounter",
     "SpendStatus",
+    "ThresholdCrossed",
     "UsageRecord",
     "budget_exceeded",
     "check_replay",
+    "crossed_thresholds",
     "fits",
     "usage_record",
 ]
@@ -36,6 +38,22 @@ __all__ = [
 IdempotencyKey = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=255), AfterValidator(storable_text)
 ]
+
+
+class ThresholdCrossed(BaseModel):
+    """Recorded spend crossed ``percent`` of the limit (SPEC §8.4): one per ``(user, group,
+    period, percent)``, kept in an outbox until the host acknowledges it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    user_id: UUID
+    group_id: UUID
+    period_start: AwareDatetime
+    percent: int
+    limit_micros: int
+    spent_micros: int
+    at: AwareDatetime
 
 
 class UsageRecord(BaseModel):
@@ -65,6 +83,7 @@ class UsageRecord(BaseModel):
     idempotency_key: str | None = None
     reservation_id: UUID | None = None
     overrun_micros: Micros = 0
+    threshold_events: tuple[ThresholdCrossed, ...] = ()
 
     @property
     def incomplete(self) -> bool:
@@ -184,6 +203,20 @@ def usage_record(
         if reservation is None
         else max(0, cost.micros - reservation.amount_micros),
     )
+
+
+def crossed_thresholds(
+    thresholds: tuple[int, ...], limit: int | None, spent_before: int, spent_after: int
+) -> list[int]:
+    """The percentages of ``limit`` that spend passed on its way from ``spent_before`` to
+    ``spent_after`` (reaching a percentage exactly counts); none without a positive limit."""
+    if limit is None or limit <= 0:
+        return []
+    return [
+        percent
+        for percent in thresholds
+        if spent_before * 100 < percent * limit <= spent_after * 100
+    ]
 
 
 def fits(limit: int | None, spent: int, held: int, amount: int) -> bool:

@@ -53,6 +53,7 @@ from aigov.spend import (
     Reservation,
     ReservationState,
     SpendCounter,
+    ThresholdCrossed,
     UsageRecord,
     fits,
 )
@@ -85,6 +86,7 @@ class _Tables:
         self.daily_spend: dict[tuple[UUID, UUID, date], int] = {}
         self.counters: dict[tuple[UUID, UUID, datetime], tuple[int, int]] = {}
         self.reservations: dict[UUID, Reservation] = {}
+        self.budget_events: dict[UUID, tuple[ThresholdCrossed, bool]] = {}
 
 
 class _MemoryUnitOfWork(UnitOfWork):
@@ -189,6 +191,8 @@ class _MemoryUnitOfWork(UnitOfWork):
         """A deleted user's spend goes with them (SPEC §2: everything of theirs)."""
         for record_id in [r.id for r in self._t.usage.values() if r.user_id == user_id]:
             self._pop(self._t.usage, record_id)
+        for event_id in [k for k, (e, _) in self._t.budget_events.items() if e.user_id == user_id]:
+            self._pop(self._t.budget_events, event_id)
         for reservation_id in [r.id for r in self._t.reservations.values() if r.user_id == user_id]:
             self._pop(self._t.reservations, reservation_id)
         tables: tuple[dict[Any, Any], ...] = (
@@ -480,7 +484,7 @@ class _MemoryUnitOfWork(UnitOfWork):
         record_id = self._t.usage_keys.get((user_id, idempotency_key))
         return None if record_id is None else self._t.usage[record_id]
 
-    def record_usage(self, record: UsageRecord) -> None:
+    def record_usage(self, record: UsageRecord) -> int:
         self._user(record.user_id)
         if record.idempotency_key is not None:
             key = (record.user_id, record.idempotency_key)
@@ -502,7 +506,8 @@ class _MemoryUnitOfWork(UnitOfWork):
         spent = check_micros(spent + record.cost_micros, "the period's spend")
         self._put(self._t.daily_spend, day_key, check_micros(day_total, "the day's spend"))
         self._put(self._t.counters, counter_key, (spent, held))
-        self._put(self._t.usage, record.id, record)
+        self._put(self._t.usage, record.id, record.model_copy(update={"threshold_events": ()}))
+        return spent
 
     def find_usage_of_reservation(self, reservation_id: UUID) -> UsageRecord | None:
         return next((r for r in self._t.usage.values() if r.reservation_id == reservation_id), None)
@@ -562,6 +567,29 @@ class _MemoryUnitOfWork(UnitOfWork):
             and r.expires_at > now
         )
         return spent, held
+
+    def add_budget_events(self, events: Sequence[ThresholdCrossed]) -> list[ThresholdCrossed]:
+        kept = {
+            (e.user_id, e.group_id, e.period_start, e.percent)
+            for e, _ in self._t.budget_events.values()
+        }
+        new = [e for e in events if (e.user_id, e.group_id, e.period_start, e.percent) not in kept]
+        for event in new:
+            self._put(self._t.budget_events, event.id, (event, False))
+        return new
+
+    def pending_budget_events(self, limit: int) -> Sequence[ThresholdCrossed]:
+        pending = [e for e, acknowledged in self._t.budget_events.values() if not acknowledged]
+        return sorted(pending, key=lambda e: (e.at, e.id))[:limit]
+
+    def ack_budget_events(self, ids: Sequence[UUID]) -> int:
+        acknowledged = 0
+        for event_id in set(ids):
+            found = self._t.budget_events.get(event_id)
+            if found is not None and not found[1]:
+                self._put(self._t.budget_events, event_id, (found[0], True))
+                acknowledged += 1
+        return acknowledged
 
     def list_reservations(self) -> Sequence[Reservation]:
         return sorted(self._t.reservations.values(), key=lambda r: (r.created_at, r.id))

@@ -58,6 +58,7 @@ from aigov.spend import (
     Reservation,
     ReservationState,
     SpendCounter,
+    ThresholdCrossed,
     UsageRecord,
 )
 from aigov_postgres import schema as t
@@ -435,8 +436,10 @@ class _PostgresUnitOfWork(UnitOfWork):
         ).first()
         return None if row is None else UsageRecord.model_validate(row._mapping)
 
-    def record_usage(self, record: UsageRecord) -> None:
-        values = record.model_dump() | {"unpriced_kinds": list(record.unpriced_kinds)}
+    def record_usage(self, record: UsageRecord) -> int:
+        values = record.model_dump(exclude={"threshold_events"}) | {
+            "unpriced_kinds": list(record.unpriced_kinds)
+        }
         self._c.execute(insert(t.usage_records).values(values))
         group, cost = record.effective_group_id, record.cost_micros
         ledger = pg_insert(t.daily_spend).values(
@@ -455,14 +458,15 @@ class _PostgresUnitOfWork(UnitOfWork):
             spent_micros=cost,
             held_micros=0,
         )
-        self._c.execute(
+        spent = self._c.execute(
             counter.on_conflict_do_update(
                 index_elements=["user_id", "group_id", "period_start"],
                 set_={
                     "spent_micros": t.spend_counters.c.spent_micros + counter.excluded.spent_micros
                 },
-            )
-        )
+            ).returning(t.spend_counters.c.spent_micros)
+        ).scalar_one()
+        return int(spent)
 
     def find_usage_of_reservation(self, reservation_id: UUID) -> UsageRecord | None:
         usage = t.usage_records
@@ -590,6 +594,39 @@ class _PostgresUnitOfWork(UnitOfWork):
         )
         row = self._c.execute(select(func.coalesce(spent, 0), live)).one()
         return int(row[0]), int(row[1])
+
+    def add_budget_events(self, events: Sequence[ThresholdCrossed]) -> list[ThresholdCrossed]:
+        if not events:
+            return []
+        table = t.budget_events
+        kept = self._c.execute(
+            pg_insert(table)
+            .values([event.model_dump() | {"acknowledged": False} for event in events])
+            .on_conflict_do_nothing(constraint="ai_budget_events_once")
+            .returning(table.c.id)
+        ).scalars()
+        new = set(kept)
+        return [event for event in events if event.id in new]
+
+    def pending_budget_events(self, limit: int) -> Sequence[ThresholdCrossed]:
+        table = t.budget_events
+        rows = self._c.execute(
+            select(*(c for c in table.c if c.name != "acknowledged"))
+            .where(table.c.acknowledged.is_(False))
+            .order_by(table.c.at, table.c.id)
+            .limit(limit)
+        )
+        return [ThresholdCrossed.model_validate(row._mapping) for row in rows]
+
+    def ack_budget_events(self, ids: Sequence[UUID]) -> int:
+        table = t.budget_events
+        acknowledged = self._c.execute(
+            update(table)
+            .where(table.c.id.in_(list(ids)), table.c.acknowledged.is_(False))
+            .values(acknowledged=True)
+            .returning(table.c.id)
+        ).all()
+        return len(acknowledged)
 
     def list_reservations(self) -> Sequence[Reservation]:
         holds = t.reservations

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
     "audit_log",
+    "budget_events",
     "daily_spend",
     "governance_settings",
     "group_ai_budgets",
@@ -222,6 +223,20 @@ spend_counters = Table(
     Column("spent_micros", BigInteger, nullable=False),
     Column("held_micros", BigInteger, nullable=False),
     PrimaryKeyConstraint("user_id", "group_id", "period_start"),
+)
+
+budget_events = Table(
+    "ai_budget_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    _timestamp("period_start"),
+    Column("percent", Integer, nullable=False),
+    Column("limit_micros", BigInteger, nullable=False),
+    Column("spent_micros", BigInteger, nullable=False),
+    _timestamp("at"),
+    Column("acknowledged", Boolean, nullable=False),
 )
 
 group_members_expanded = Table(

@@ -241,3 +241,57 @@ class EnforcementContract(DirectoryFixtures):
             gov.spend_status(Actor.user(uuid4()), limited)
         auditor = Actor.user(uuid4(), site_roles=("auditor",))
         assert gov.spend_status(auditor, limited).remaining_micros == 100
+
+    def test_crossing_a_threshold_yields_one_event_per_percent(
+        self, gov: Governance, org: UUID, limited: UUID, clock: ManualClock
+    ) -> None:
+        """SPEC §8.4: returned by the crossing call, kept in the outbox until acknowledged."""
+        quiet = gov.record_usage(limited, "p", "m", TokenUsage(input_tokens=79))
+        assert quiet.threshold_events == ()
+        crossing = gov.record_usage(limited, "p", "m", TokenUsage(input_tokens=1))
+        assert [(e.percent, e.spent_micros, e.limit_micros, e.group_id) for e in
+                crossing.threshold_events] == [(80, 80, 100, org)]  # fmt: skip
+        clock.advance(timedelta(seconds=1))
+        both = gov.record_usage(limited, "p", "m", TokenUsage(input_tokens=500))
+        assert [e.percent for e in both.threshold_events] == [100]
+        assert (
+            gov.record_usage(limited, "p", "m", TokenUsage(input_tokens=1)).threshold_events == ()
+        )
+        pending = gov.pending_budget_events()
+        assert [e.percent for e in pending] == [80, 100]
+        assert gov.ack_budget_events([pending[0].id, uuid4()]) == 1
+        assert gov.ack_budget_events([pending[0].id]) == 0
+        assert gov.pending_budget_events() == [pending[1]]
+
+    def test_one_call_may_cross_several_percentages_and_holds_do_not(
+        self, store: Store, clock: ManualClock, org: UUID, member: UUID
+    ) -> None:
+        gov = Governance(store, entitlements={"ai_governance"}, thresholds=(50, 90, 100),
+                         clock=clock)  # fmt: skip
+        gov.upsert_group_budget(SYSTEM, org, 100)
+        gov.apply_price_book([{"provider": "p", "model": "m", **PER_MILLION}])
+        hold = gov.reserve(member, 95)
+        assert gov.pending_budget_events() == []
+        record = gov.settle(hold.id, "p", "m", TokenUsage(input_tokens=95))
+        assert [e.percent for e in record.threshold_events] == [50, 90]
+        assert gov.settle(hold.id, "p", "m", TokenUsage(input_tokens=95)) != record  # no events
+
+    def test_no_events_without_a_positive_limit(
+        self, gov: Governance, org: UUID, member: UUID
+    ) -> None:
+        gov.apply_price_book([{"provider": "p", "model": "m", **PER_MILLION}])
+        assert (
+            gov.record_usage(member, "p", "m", TokenUsage(input_tokens=10)).threshold_events == ()
+        )
+        gov.upsert_group_budget(SYSTEM, org, 0)
+        assert (
+            gov.record_usage(member, "p", "m", TokenUsage(input_tokens=10)).threshold_events == ()
+        )
+        assert gov.pending_budget_events() == []
+
+    @pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 1001}, {"limit": "5"}])
+    def test_bad_outbox_reads_are_invalid(self, gov: Governance, bad: dict[str, object]) -> None:
+        with pytest.raises(InvalidInputError):
+            gov.pending_budget_events(**bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            gov.ack_budget_events("not-a-list")

@@ -64,6 +64,7 @@ def store_snapshot(store: Store) -> dict[str, Any]:
             "daily_spend": list(uow.list_daily_spend()),
             "spend_counters": list(uow.list_spend_counters()),
             "reservations": list(uow.list_reservations()),
+            "budget_events": list(uow.pending_budget_events(10**9)),
             "audit": sorted(
                 (entry.model_dump(exclude={"id"}) for entry in uow.list_audit(_ALL_AUDIT)),
                 key=lambda e: (e["at"], e["resource_type"], e["resource_id"], e["action"]),
@@ -413,6 +414,13 @@ def equivalence_test(
         @rule(reservation=reservations)
         def release(self, reservation: UUID) -> None:
             self.both(lambda g: g.release(reservation))
+
+        @rule(data=st.data())
+        def acknowledge_events(self, data: st.DataObject) -> None:
+            status, pending = self.both(lambda g: g.pending_budget_events())
+            if status == "ok" and pending:
+                chosen = data.draw(st.lists(st.sampled_from([e.id for e in pending]), max_size=3))
+                self.both(lambda g: g.ack_budget_events(chosen))
 
         @rule(seconds=st.sampled_from([1, 2, 3600, 86_400 * 31]))
         def time_passes(self, seconds: int) -> None:
