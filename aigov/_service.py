@@ -98,7 +98,7 @@ class Service:
             period=period,
             budget_policy=budget_policy,
             unknown_price_policy=unknown_price_policy,
-            thresholds=tuple(thresholds),
+            thresholds=thresholds,
         )
         self._settings_agreed = False
         self._settings_lock = threading.Lock()

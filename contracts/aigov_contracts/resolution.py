@@ -201,6 +201,7 @@ class ResolutionContract(DirectoryFixtures):
             {"unknown_price_policy": "maybe"},
             {"thresholds": (0,)},
             {"thresholds": (80.5,)},
+            {"thresholds": 80},
         ],
     )
     def test_bad_settings_are_invalid_input(self, store: Store, bad: dict[str, object]) -> None:
