@@ -10,13 +10,14 @@ from __future__ import annotations
 from aigov._budget_calls import BudgetCalls
 from aigov._directory_calls import DirectoryCalls
 from aigov._price_calls import PriceCalls
+from aigov._report_calls import ReportCalls
 from aigov._service import AI_GOVERNANCE, PriceListing
 from aigov._spend_calls import SpendCalls
 
 __all__ = ["AI_GOVERNANCE", "Governance", "PriceListing"]
 
 
-class Governance(DirectoryCalls, PriceCalls, BudgetCalls, SpendCalls):
+class Governance(DirectoryCalls, PriceCalls, BudgetCalls, SpendCalls, ReportCalls):
     """The service facade over one store.
 
     ``entitlements`` is required: without ``"ai_governance"`` every budget, override and spend call

@@ -364,6 +364,10 @@ class SpendUnitOfWork(Protocol):
         """Acknowledge events; return how many were pending. Unknown ids are ignored."""
         ...
 
+    def group_spend_in_period(self, group_id: UUID, period_start: datetime) -> int:
+        """The spend attributed to the group in the period, over all its users' counters."""
+        ...
+
     def list_reservations(self) -> Sequence[Reservation]:
         """Every reservation, ordered by ``(created_at, id)``."""
         ...

@@ -21,7 +21,9 @@ from aigov.prices import ModelPrice, PriceSource
 
 __all__ = [
     "DailySpend",
+    "GroupSummary",
     "IdempotencyKey",
+    "MemberSpend",
     "Reservation",
     "ReservationState",
     "SpendCounter",
@@ -154,6 +156,35 @@ class SpendStatus(BaseModel):
     spent_micros: int
     held_micros: int
     remaining_micros: int | None
+
+
+class MemberSpend(BaseModel):
+    """One member of a group in a group-members report (SPEC §9): their own effective limit
+    (which may come from an override or another group), where their spend goes, and how much."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: UUID
+    spend_limit_micros: int | None
+    limit_source: Literal["user_override", "group"] | None
+    effective_group_id: UUID | None
+    spent_micros: int
+    remaining_micros: int | None
+    over_budget: bool
+
+
+class GroupSummary(BaseModel):
+    """One group in a group summary (SPEC §9)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_id: UUID
+    name: str
+    per_member_limit_micros: int | None
+    member_count: int
+    override_count: int
+    total_limit_micros: int | None
+    spent_micros: int
 
 
 def usage_record(

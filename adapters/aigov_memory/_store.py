@@ -591,6 +591,13 @@ class _MemoryUnitOfWork(UnitOfWork):
                 acknowledged += 1
         return acknowledged
 
+    def group_spend_in_period(self, group_id: UUID, period_start: datetime) -> int:
+        return sum(
+            spent
+            for (_, group, start), (spent, _) in self._t.counters.items()
+            if (group, start) == (group_id, period_start)
+        )
+
     def list_reservations(self) -> Sequence[Reservation]:
         return sorted(self._t.reservations.values(), key=lambda r: (r.created_at, r.id))
 

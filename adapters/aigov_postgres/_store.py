@@ -628,6 +628,15 @@ class _PostgresUnitOfWork(UnitOfWork):
         ).all()
         return len(acknowledged)
 
+    def group_spend_in_period(self, group_id: UUID, period_start: datetime) -> int:
+        counters = t.spend_counters
+        total = self._c.scalar(
+            select(func.coalesce(func.sum(counters.c.spent_micros), 0)).where(
+                _where((counters.c.group_id, group_id), (counters.c.period_start, period_start))
+            )
+        )
+        return int(total or 0)
+
     def list_reservations(self) -> Sequence[Reservation]:
         holds = t.reservations
         rows = self._c.execute(select(holds).order_by(holds.c.created_at, holds.c.id))

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from aigov_contracts.enforcement import EnforcementContract
     from aigov_contracts.equivalence import equivalence_test, store_snapshot
     from aigov_contracts.prices import PriceBookContract
+    from aigov_contracts.reports import ReportContract
     from aigov_contracts.resolution import ResolutionContract
     from aigov_contracts.spend import SpendContract
     from aigov_contracts.store import StoreContract
@@ -48,6 +49,7 @@ __all__ = [
     "EnforcementContract",
     "ManualClock",
     "PriceBookContract",
+    "ReportContract",
     "ResolutionContract",
     "SpendContract",
     "StoreContract",
@@ -66,6 +68,7 @@ _HOMES = {
     "EnforcementContract": "aigov_contracts.enforcement",
     "ManualClock": "aigov_contracts.clock",
     "PriceBookContract": "aigov_contracts.prices",
+    "ReportContract": "aigov_contracts.reports",
     "ResolutionContract": "aigov_contracts.resolution",
     "SpendContract": "aigov_contracts.spend",
     "StoreContract": "aigov_contracts.store",

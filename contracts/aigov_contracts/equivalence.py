@@ -352,6 +352,13 @@ def equivalence_test(
             self.both(remove[leave])
             self.both(lambda g: g.get_user_budget_override(SYSTEM, user))
 
+        @rule(group=_known(groups, ds.group_ids()), over=st.booleans())
+        def reports(self, group: UUID, over: bool) -> None:
+            self.both(lambda g: g.group_members_report(SYSTEM, group, over_budget_only=over))
+            status, found = self.both(lambda g: g.get_group(group))
+            if status == "ok":
+                self.both(lambda g: g.group_summary(SYSTEM, found.organization_id))
+
         @rule(user=_known(users, ds.user_ids()))
         def resolve(self, user: UUID) -> None:
             self.both(lambda g: g.effective_budget(user))

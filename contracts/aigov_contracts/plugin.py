@@ -19,6 +19,7 @@ pytest.register_assert_rewrite(
     "aigov_contracts.enforcement",
     "aigov_contracts.equivalence",
     "aigov_contracts.prices",
+    "aigov_contracts.reports",
     "aigov_contracts.resolution",
     "aigov_contracts.spend",
     "aigov_contracts.store",

@@ -8,6 +8,7 @@ from aigov_contracts.budgets import BudgetContract
 from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
 from aigov_contracts.enforcement import EnforcementContract
 from aigov_contracts.prices import PriceBookContract
+from aigov_contracts.reports import ReportContract
 from aigov_contracts.resolution import ResolutionContract
 from aigov_contracts.spend import SpendContract
 
@@ -24,5 +25,6 @@ class StoreContract(
     ResolutionContract,
     SpendContract,
     EnforcementContract,
+    ReportContract,
 ):
     """Every contract that needs only the ``store`` fixture (a fresh, empty store per test)."""

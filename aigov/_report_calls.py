@@ -1,0 +1,149 @@
+"""Reporting calls of ``Governance`` (SPEC §9): group summaries and group-member reports for the
+current period, authorized as "read a group's spend reports", sorted and paged by keyset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+from aigov._service import Service, _authorize, _check_actor, _found, _optional_uuid
+from aigov._validation import as_uuid
+from aigov.actor import Actor
+from aigov.authorization import Need
+from aigov.exceptions import InvalidInputError
+from aigov.periods import period_window
+from aigov.ports import UnitOfWork
+from aigov.resolution import resolve
+from aigov.spend import GroupSummary, MemberSpend
+
+__all__ = ["ReportCalls"]
+
+MAX_GROUPS = 100
+
+
+def _page_size(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_GROUPS:
+        raise InvalidInputError(f"limit must be an int from 1 to {MAX_GROUPS}, not {limit!r}")
+    return limit
+
+
+class ReportCalls(Service):
+    def group_summary(
+        self,
+        actor: Actor,
+        organization_id: UUID | str,
+        *,
+        group_ids: Iterable[UUID | str] | None = None,
+        after: UUID | str | None = None,
+        limit: int = MAX_GROUPS,
+    ) -> Sequence[GroupSummary]:
+        """Up to ``limit`` (at most 100) groups of one organization, by group id after ``after``
+        (or the ``group_ids`` given, at most 100): per-member limit, member count, override
+        count, total limit (per-member limit * members without an override + the limits of the
+        overrides attributed to the group; None without a budget) and the spend attributed to
+        the group this period."""
+        self._require_feature()
+        organization = as_uuid(organization_id, "organization_id")
+        count = _page_size(limit)
+        chosen = None
+        if group_ids is not None:
+            if isinstance(group_ids, str) or not isinstance(group_ids, Iterable):
+                raise InvalidInputError("group_ids must be a collection of group ids")
+            chosen = sorted({as_uuid(g, "group_ids") for g in group_ids})
+            if len(chosen) > MAX_GROUPS:
+                raise InvalidInputError(f"at most {MAX_GROUPS} groups per call, not {len(chosen)}")
+        start = _optional_uuid(after, "after")
+        _check_actor(actor)
+        window = period_window(self._now(), self._settings.period)
+
+        def work(uow: UnitOfWork) -> list[GroupSummary]:
+            _found(uow.get_organization(organization), "organization", organization)
+            in_organization = {g.id: g for g in uow.list_groups(organization_id=organization)}
+            for requested in chosen or ():
+                _found(in_organization.get(requested), "group", requested)
+            ids = [g for g in (chosen or sorted(in_organization)) if start is None or g > start]
+            groups = [in_organization[g] for g in ids[:count]]
+            _authorize(
+                uow,
+                actor,
+                "read the spend reports of",
+                *(Need("read_group_spend", g.id) for g in groups),
+            )
+            overridden = {o.user_id for o in uow.list_overrides()}
+            summaries = []
+            for group in groups:
+                budget = uow.get_group_budget(group.id)
+                members = [user for user, _ in uow.expanded_memberships(group_id=group.id)]
+                overrides = uow.list_overrides(group_id=group.id)
+                per_member = None if budget is None else budget.spend_limit_micros
+                plain = sum(1 for user in members if user not in overridden)
+                summaries.append(
+                    GroupSummary(
+                        group_id=group.id,
+                        name=group.name,
+                        per_member_limit_micros=per_member,
+                        member_count=len(members),
+                        override_count=len(overrides),
+                        total_limit_micros=None
+                        if per_member is None
+                        else per_member * plain + sum(o.spend_limit_micros for o in overrides),
+                        spent_micros=uow.group_spend_in_period(group.id, window.start),
+                    )
+                )
+            return summaries
+
+        return self._run(work)
+
+    def group_members_report(
+        self,
+        actor: Actor,
+        group_id: UUID | str,
+        *,
+        over_budget_only: bool = False,
+        after: UUID | str | None = None,
+        limit: int = MAX_GROUPS,
+    ) -> Sequence[MemberSpend]:
+        """The group's (expanded) members by user id after ``after``, at most ``limit`` (100):
+        each member's own effective limit and its source, the group their spend goes to (which
+        may be another), what they spent this period there, what remains, and whether they are
+        over budget; ``over_budget_only`` keeps those."""
+        self._require_feature()
+        group = as_uuid(group_id, "group_id")
+        if not isinstance(over_budget_only, bool):
+            raise InvalidInputError(f"over_budget_only must be a bool, not {over_budget_only!r}")
+        start = _optional_uuid(after, "after")
+        count = _page_size(limit)
+        _check_actor(actor)
+        window = period_window(self._now(), self._settings.period)
+
+        def work(uow: UnitOfWork) -> list[MemberSpend]:
+            _authorize(uow, actor, "read the spend reports of", Need("read_group_spend", group))
+            _found(uow.get_group(group), "group", group)
+            rows: list[MemberSpend] = []
+            for user, _ in uow.expanded_memberships(group_id=group):
+                if start is not None and user <= start:
+                    continue
+                facts = _found(uow.resolution_facts(user), "user", user)
+                effective = resolve(facts, self._settings.budget_policy)
+                spent = (
+                    0
+                    if effective.group_id is None
+                    else uow.spend_in_period(user, effective.group_id, window.start, self._now())[0]
+                )
+                limit_micros = effective.spend_limit_micros
+                row = MemberSpend(
+                    user_id=user,
+                    spend_limit_micros=limit_micros,
+                    limit_source=effective.source,
+                    effective_group_id=effective.group_id,
+                    spent_micros=spent,
+                    remaining_micros=None if limit_micros is None else max(0, limit_micros - spent),
+                    over_budget=limit_micros is not None and spent > limit_micros,
+                )
+                if row.over_budget or not over_budget_only:
+                    rows.append(row)
+                    if len(rows) == count:
+                        break
+            return rows
+
+        return self._run(work)

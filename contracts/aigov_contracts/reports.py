@@ -1,0 +1,128 @@
+"""Reports (SPEC §9) as tests for any store: group summaries and group-member reports."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+
+from aigov import (
+    Actor,
+    FeatureDisabledError,
+    ForbiddenError,
+    Governance,
+    InvalidInputError,
+    NotFoundError,
+    Store,
+)
+from aigov.cost import TokenUsage
+from aigov_contracts.directory import DirectoryFixtures
+
+__all__ = ["ReportContract"]
+
+SYSTEM = Actor.system()
+PER_MILLION = {"input_price": 1_000_000, "output_price": 0, "cache_read_price": 0,
+               "cache_write_price": 0}  # fmt: skip
+
+
+class ReportContract(DirectoryFixtures):
+    """Reports agree with what was set and spent, page by key, and are authorized."""
+
+    @pytest.fixture
+    def team(self, gov: Governance, org: UUID, group: UUID) -> list[UUID]:
+        """Three members of the group (sorted): one with an override, two on the group budget;
+        each has spent 10 times their position."""
+        gov.apply_price_book([{"provider": "p", "model": "m", **PER_MILLION}])
+        gov.upsert_group_budget(SYSTEM, group, 25)
+        users = sorted(uuid4() for _ in range(3))
+        for n, user in enumerate(users, start=1):
+            gov.create_user(SYSTEM, user, f"member {n}")
+            gov.add_organization_member(SYSTEM, user, org)
+            gov.add_group_member(SYSTEM, user, group)
+            gov.record_usage(user, "p", "m", TokenUsage(input_tokens=10 * n))
+        gov.upsert_user_budget_override(SYSTEM, users[0], group, 100)
+        return users
+
+    def test_the_group_summary(
+        self, gov: Governance, org: UUID, group: UUID, team: list[UUID]
+    ) -> None:
+        (summary,) = gov.group_summary(SYSTEM, org, group_ids=[group])
+        assert (summary.group_id, summary.per_member_limit_micros) == (group, 25)
+        assert (summary.member_count, summary.override_count) == (3, 1)
+        assert summary.total_limit_micros == 25 * 2 + 100
+        assert summary.spent_micros == 10 + 20 + 30
+        everyone = next(s for s in gov.group_summary(SYSTEM, org) if s.group_id == org)
+        assert (everyone.per_member_limit_micros, everyone.total_limit_micros) == (None, None)
+        assert everyone.member_count == 3
+
+    def test_group_summaries_page_by_group_id(self, gov: Governance, org: UUID) -> None:
+        for n in range(4):
+            gov.create_group(SYSTEM, uuid4(), org, f"g{n}")
+        every = [s.group_id for s in gov.group_summary(SYSTEM, org)]
+        assert every == sorted(every)
+        assert len(every) == 5  # and the Everyone group
+        first = gov.group_summary(SYSTEM, org, limit=2)
+        rest = gov.group_summary(SYSTEM, org, after=first[-1].group_id)
+        assert [s.group_id for s in [*first, *rest]] == every
+
+    def test_group_summaries_refuse_too_many_or_foreign_groups(
+        self, gov: Governance, org: UUID
+    ) -> None:
+        with pytest.raises(InvalidInputError):
+            gov.group_summary(SYSTEM, org, group_ids=[uuid4() for _ in range(101)])
+        with pytest.raises(InvalidInputError):
+            gov.group_summary(SYSTEM, org, limit=101)
+        with pytest.raises(NotFoundError):
+            gov.group_summary(SYSTEM, org, group_ids=[uuid4()])
+        with pytest.raises(NotFoundError):
+            gov.group_summary(SYSTEM, uuid4())
+
+    def test_the_group_members_report(self, gov: Governance, group: UUID, team: list[UUID]) -> None:
+        rows = gov.group_members_report(SYSTEM, group)
+        assert [r.user_id for r in rows] == team
+        assert [(r.spend_limit_micros, r.limit_source) for r in rows] == [
+            (100, "user_override"),
+            (25, "group"),
+            (25, "group"),
+        ]
+        assert [(r.spent_micros, r.remaining_micros, r.over_budget) for r in rows] == [
+            (10, 90, False),
+            (20, 5, False),
+            (30, 0, True),
+        ]
+        assert [
+            r.user_id for r in gov.group_members_report(SYSTEM, group, over_budget_only=True)
+        ] == [team[2]]
+        first = gov.group_members_report(SYSTEM, group, limit=2)
+        assert gov.group_members_report(SYSTEM, group, after=first[-1].user_id) == rows[2:]
+
+    def test_members_whose_spend_goes_elsewhere_show_it(
+        self, gov: Governance, org: UUID, group: UUID, team: list[UUID]
+    ) -> None:
+        gov.upsert_user_budget_override(SYSTEM, team[1], org, 7)
+        row = gov.group_members_report(SYSTEM, group)[1]
+        assert (row.effective_group_id, row.spend_limit_micros, row.spent_micros) == (org, 7, 0)
+
+    def test_reports_need_the_reporting_roles_not_membership(
+        self, gov: Governance, org: UUID, group: UUID, team: list[UUID]
+    ) -> None:
+        member = Actor.user(team[1])
+        with pytest.raises(ForbiddenError):
+            gov.group_members_report(member, group)  # a member reads the group, not the report
+        with pytest.raises(ForbiddenError):
+            gov.group_summary(member, org, group_ids=[group])
+        with pytest.raises(NotFoundError):
+            gov.group_members_report(Actor.user(uuid4()), group)
+        auditor = Actor.user(uuid4(), site_roles=("auditor",))
+        assert len(gov.group_members_report(auditor, group)) == 3
+        org_auditor = uuid4()
+        gov.create_user(SYSTEM, org_auditor, "org auditor")
+        gov.add_organization_member(SYSTEM, org_auditor, org, roles=["organization-auditor"])
+        assert len(gov.group_summary(Actor.user(org_auditor), org)) == 2
+
+    def test_reports_are_feature_gated(self, store: Store, org: UUID, group: UUID) -> None:
+        ungated = Governance(store, entitlements=())
+        with pytest.raises(FeatureDisabledError):
+            ungated.group_summary(SYSTEM, org)
+        with pytest.raises(FeatureDisabledError):
+            ungated.group_members_report(SYSTEM, group)
