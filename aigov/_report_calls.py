@@ -59,9 +59,10 @@ class ReportCalls(Service):
         def work(uow: UnitOfWork) -> list[GroupSummary]:
             _found(uow.get_organization(organization), "organization", organization)
             in_organization = {g.id: g for g in uow.list_groups(organization_id=organization)}
-            for requested in chosen or ():
+            for requested in chosen if chosen is not None else ():
                 _found(in_organization.get(requested), "group", requested)
-            ids = [g for g in (chosen or sorted(in_organization)) if start is None or g > start]
+            candidates = chosen if chosen is not None else sorted(in_organization)
+            ids = [g for g in candidates if start is None or g > start]
             groups = [in_organization[g] for g in ids[:count]]
             _authorize(
                 uow,

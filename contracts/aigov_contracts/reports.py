@@ -65,6 +65,9 @@ class ReportContract(DirectoryFixtures):
         rest = gov.group_summary(SYSTEM, org, after=first[-1].group_id)
         assert [s.group_id for s in [*first, *rest]] == every
 
+    def test_no_group_ids_means_no_groups(self, gov: Governance, org: UUID) -> None:
+        assert gov.group_summary(SYSTEM, org, group_ids=[]) == []
+
     def test_group_summaries_refuse_too_many_or_foreign_groups(
         self, gov: Governance, org: UUID
     ) -> None:
