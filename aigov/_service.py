@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
 
-from aigov._validation import as_uuid, error_class, validated
+from aigov._validation import as_uuid, checked, error_class, validated
 from aigov.actor import Actor
 from aigov.audit import (
     ResourceType,
@@ -236,13 +236,7 @@ _LIMIT = TypeAdapter(Micros)
 
 def _limit(value: object) -> int:
     """A spend limit from the caller: an int of micros in 0 … 2**63-1, strictly."""
-    try:
-        return _LIMIT.validate_python(value)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        raise error_class(errors)(
-            f"spend_limit_micros {value!r}: {errors[0]['msg']}", errors=errors
-        ) from exc
+    return checked(_LIMIT, value, "spend_limit_micros")
 
 
 def _check_actor(actor: object) -> None:
@@ -254,13 +248,7 @@ _IDENTIFIER = TypeAdapter(Identifier)
 
 
 def _identifier(value: object, field: str) -> str:
-    try:
-        return _IDENTIFIER.validate_python(value)
-    except ValidationError as exc:
-        raise InvalidInputError(
-            f"invalid {field} {value!r}: {exc.errors()[0]['msg']}",
-            errors=exc.errors(include_url=False),
-        ) from exc
+    return checked(_IDENTIFIER, value, field)
 
 
 def _model_key(provider: object, model: object) -> ModelKey:
@@ -282,13 +270,7 @@ _KEY = TypeAdapter(IdempotencyKey)
 
 
 def _idempotency_key(value: object) -> str:
-    try:
-        return _KEY.validate_python(value)
-    except ValidationError as exc:
-        raise InvalidInputError(
-            f"invalid idempotency_key {value!r}: {exc.errors()[0]['msg']}",
-            errors=exc.errors(include_url=False),
-        ) from exc
+    return checked(_KEY, value, "idempotency_key")
 
 
 def _token_usage(value: object) -> TokenUsage:

@@ -10,9 +10,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from aigov.exceptions import AmountOutOfRangeError, InvalidInputError
 
-__all__ = ["as_uuid", "error_class", "validated"]
+__all__ = ["as_uuid", "checked", "error_class", "validated"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 _UUID = TypeAdapter(UUID)
 
@@ -34,6 +35,18 @@ def error_class(errors: Sequence[Mapping[str, Any]]) -> type[InvalidInputError]:
     if errors and all(error["type"] in _RANGE_ERRORS for error in errors):
         return AmountOutOfRangeError
     return InvalidInputError
+
+
+def checked(adapter: TypeAdapter[T], value: object, field: str) -> T:
+    """``value`` validated by ``adapter``, or the error class of ``error_class`` naming
+    ``field`` and what was wrong."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise error_class(errors)(
+            f"invalid {field} {value!r}: {errors[0]['msg']}", errors=errors
+        ) from exc
 
 
 def validated(model: type[ModelT], /, **fields: Any) -> ModelT:
