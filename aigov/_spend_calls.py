@@ -161,10 +161,12 @@ class SpendCalls(Service):
             )
         prices = effective_prices(uow.list_model_prices(provider=key[0], model=key[1]))
         price = prices[0] if prices else None
+        organization = _found(uow.get_group(group), "group", group).organization_id
         record = usage_record(
             record_id=record_id,
             user_id=user,
             group_id=group,
+            organization_id=organization,
             provider=key[0],
             model=key[1],
             usage=tokens,

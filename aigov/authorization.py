@@ -37,6 +37,7 @@ Permission = Literal[
     "read_prices",
     "read_audit_log",
     "read_group_spend",
+    "export_organization",
     "write_directory",
 ]
 
@@ -49,6 +50,7 @@ class Grant:
     title: str
     site_roles: frozenset[SiteRole] = frozenset()
     org_roles: frozenset[OrganizationRole] = frozenset()
+    org_scope: str = "of G's organization"
     group_members: bool = False
     the_user_themself: bool = False
     anyone: bool = False
@@ -75,6 +77,7 @@ GRANTS: Final[dict[Permission, Grant]] = {
         "read user U",
         site_roles=frozenset({"owner", "user-admin", "auditor"}),
         org_roles=_READERS,
+        org_scope="of any organization U belongs to",
         the_user_themself=True,
     ),
     "update_user": Grant("update user U", site_roles=frozenset({"owner", "user-admin"})),
@@ -87,6 +90,12 @@ GRANTS: Final[dict[Permission, Grant]] = {
         "read a group's spend reports",
         site_roles=frozenset({"owner", "user-admin", "auditor"}),
         org_roles=_READERS,
+    ),
+    "export_organization": Grant(
+        "export an organization's spend",
+        site_roles=frozenset({"owner", "auditor"}),
+        org_roles=frozenset({"organization-admin", "organization-auditor"}),
+        org_scope="of that organization",
     ),
     "write_directory": Grant("directory writes"),
 }
@@ -158,7 +167,8 @@ class Need:
 
 
 def _organizations(need: Need, facts: Facts) -> frozenset[UUID]:
-    """The organizations whose roles count for ``need``'s resource."""
+    """The organizations whose roles count for ``need``'s resource (an organization's own id is
+    its Everyone group's, so a group lookup finds it too)."""
     if need.key is None:
         return frozenset()
     if _RESOURCE_OF.get(need.permission) == "user":
@@ -206,15 +216,10 @@ def authorize(actor: Actor, action: str, needs: Sequence[Need], facts: Facts) ->
 def permission_table() -> str:
     """SPEC §6.1's table in Markdown, generated from ``GRANTS``."""
     lines = ["| permission | granted to |", "|---|---|"]
-    for permission, grant in GRANTS.items():
+    for grant in GRANTS.values():
         holders: list[str] = sorted(grant.site_roles, key=["owner", "user-admin", "auditor"].index)
         if grant.org_roles:
-            where = (
-                "of any organization U belongs to"
-                if _RESOURCE_OF.get(permission) == "user"
-                else "of G's organization"
-            )
-            holders.append(", ".join(sorted(grant.org_roles)) + f" {where}")
+            holders.append(", ".join(sorted(grant.org_roles)) + f" {grant.org_scope}")
         if grant.group_members:
             holders.append("every (expanded) member of G")
         if grant.the_user_themself:

@@ -8,9 +8,9 @@ errors (``aigov.exceptions``), never a driver's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -378,6 +378,14 @@ class SpendUnitOfWork(Protocol):
 
     def list_daily_spend(self) -> Sequence[DailySpend]:
         """The ledger, ordered by ``(user_id, effective_group_id, day)``."""
+        ...
+
+    def iter_daily_spend(
+        self, organization_id: UUID, start: date, end: date
+    ) -> Iterator[DailySpend]:
+        """The organization's ledger rows for days in ``[start, end)``, ordered by ``(day,
+        user_id, effective_group_id)``, read a few at a time (constant memory) while the unit of
+        work lasts."""
         ...
 
     def list_spend_counters(self) -> Sequence[SpendCounter]:

@@ -66,6 +66,7 @@ class UsageRecord(BaseModel):
     id: UUID
     user_id: UUID
     effective_group_id: UUID
+    organization_id: UUID
     provider: str
     model: str
     input_tokens: int
@@ -125,6 +126,7 @@ class DailySpend(BaseModel):
 
     user_id: UUID
     effective_group_id: UUID
+    organization_id: UUID
     day: date
     spend_micros: int
 
@@ -192,6 +194,7 @@ def usage_record(
     record_id: UUID,
     user_id: UUID,
     group_id: UUID,
+    organization_id: UUID,
     provider: str,
     model: str,
     usage: TokenUsage,
@@ -218,6 +221,7 @@ def usage_record(
         id=record_id,
         user_id=user_id,
         effective_group_id=group_id,
+        organization_id=organization_id,
         provider=provider,
         model=model,
         **usage.model_dump(),

@@ -83,7 +83,7 @@ class _Tables:
         self.settings: dict[None, GovernanceSettings] = {}
         self.usage: dict[UUID, UsageRecord] = {}
         self.usage_keys: dict[tuple[UUID, str], UUID] = {}
-        self.daily_spend: dict[tuple[UUID, UUID, date], int] = {}
+        self.daily_spend: dict[tuple[UUID, UUID, date], tuple[UUID, int]] = {}
         self.counters: dict[tuple[UUID, UUID, datetime], tuple[int, int]] = {}
         self.reservations: dict[UUID, Reservation] = {}
         self.budget_events: dict[UUID, tuple[ThresholdCrossed, bool]] = {}
@@ -500,11 +500,16 @@ class _MemoryUnitOfWork(UnitOfWork):
             )
         group = record.effective_group_id
         day_key = (record.user_id, group, record.day)
-        day_total = self._t.daily_spend.get(day_key, 0) + record.cost_micros
+        _, day_before = self._t.daily_spend.get(day_key, (record.organization_id, 0))
+        day_total = day_before + record.cost_micros
         counter_key = (record.user_id, group, record.period_start)
         spent, held = self._t.counters.get(counter_key, (0, 0))
         spent = check_micros(spent + record.cost_micros, "the period's spend")
-        self._put(self._t.daily_spend, day_key, check_micros(day_total, "the day's spend"))
+        self._put(
+            self._t.daily_spend,
+            day_key,
+            (record.organization_id, check_micros(day_total, "the day's spend")),
+        )
         self._put(self._t.counters, counter_key, (spent, held))
         self._put(self._t.usage, record.id, record.model_copy(update={"threshold_events": ()}))
         return spent
@@ -607,9 +612,22 @@ class _MemoryUnitOfWork(UnitOfWork):
 
     def list_daily_spend(self) -> Sequence[DailySpend]:
         return [
-            DailySpend(user_id=user, effective_group_id=group, day=day, spend_micros=amount)
-            for (user, group, day), amount in sorted(self._t.daily_spend.items())
+            DailySpend(
+                user_id=user,
+                effective_group_id=group,
+                organization_id=organization,
+                day=day,
+                spend_micros=amount,
+            )
+            for (user, group, day), (organization, amount) in sorted(self._t.daily_spend.items())
         ]
+
+    def iter_daily_spend(
+        self, organization_id: UUID, start: date, end: date
+    ) -> Iterator[DailySpend]:
+        for row in self.list_daily_spend():
+            if row.organization_id == organization_id and start <= row.day < end:
+                yield row
 
     def list_spend_counters(self) -> Sequence[SpendCounter]:
         return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -443,7 +443,11 @@ class _PostgresUnitOfWork(UnitOfWork):
         self._c.execute(insert(t.usage_records).values(values))
         group, cost = record.effective_group_id, record.cost_micros
         ledger = pg_insert(t.daily_spend).values(
-            user_id=record.user_id, effective_group_id=group, day=record.day, spend_micros=cost
+            user_id=record.user_id,
+            effective_group_id=group,
+            organization_id=record.organization_id,
+            day=record.day,
+            spend_micros=cost,
         )
         self._c.execute(
             ledger.on_conflict_do_update(
@@ -655,6 +659,19 @@ class _PostgresUnitOfWork(UnitOfWork):
             select(ledger).order_by(ledger.c.user_id, ledger.c.effective_group_id, ledger.c.day)
         )
         return [DailySpend.model_validate(row._mapping) for row in rows]
+
+    def iter_daily_spend(
+        self, organization_id: UUID, start: date, end: date
+    ) -> Iterator[DailySpend]:
+        ledger = t.daily_spend
+        rows = self._c.execution_options(yield_per=1_000).execute(
+            select(ledger)
+            .where(ledger.c.organization_id == organization_id, ledger.c.day >= start)
+            .where(ledger.c.day < end)
+            .order_by(ledger.c.day, ledger.c.user_id, ledger.c.effective_group_id)
+        )
+        for row in rows:
+            yield DailySpend.model_validate(row._mapping)
 
     def list_spend_counters(self) -> Sequence[SpendCounter]:
         counters = t.spend_counters

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import partial
 from itertools import count
 from typing import Any
@@ -76,6 +76,19 @@ def store_snapshot(store: Store) -> dict[str, Any]:
             "group_members": list(uow.list_group_members()),
             "expanded": list(uow.expanded_memberships()),
         }
+
+
+def _export(gov: Governance, *, organization: UUID, day: date, kind: str) -> list[str]:
+    """The whole export around ``day``, as the lines a caller would receive."""
+    return list(
+        gov.export_organization_spend(
+            SYSTEM,
+            organization,
+            start=day - timedelta(days=2),
+            end=day + timedelta(days=40),
+            format=kind,  # type: ignore[arg-type]
+        )
+    )
 
 
 def _sequential_id(n: int) -> UUID:
@@ -357,7 +370,11 @@ def equivalence_test(
             self.both(lambda g: g.group_members_report(SYSTEM, group, over_budget_only=over))
             status, found = self.both(lambda g: g.get_group(group))
             if status == "ok":
-                self.both(lambda g: g.group_summary(SYSTEM, found.organization_id))
+                organization = found.organization_id
+                self.both(lambda g: g.group_summary(SYSTEM, organization))
+                day = self.clock().date()
+                for kind in ("csv", "jsonl"):
+                    self.both(partial(_export, organization=organization, day=day, kind=kind))
 
         @rule(user=_known(users, ds.user_ids()))
         def resolve(self, user: UUID) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -13,9 +15,11 @@ from aigov import (
     Governance,
     InvalidInputError,
     NotFoundError,
+    SiteRole,
     Store,
 )
 from aigov.cost import TokenUsage
+from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
 
 __all__ = ["ReportContract"]
@@ -129,3 +133,76 @@ class ReportContract(DirectoryFixtures):
             ungated.group_summary(SYSTEM, org)
         with pytest.raises(FeatureDisabledError):
             ungated.group_members_report(SYSTEM, group)
+
+    def test_the_organization_export_streams_the_ledger_as_csv_or_json_lines(
+        self, gov: Governance, org: UUID, group: UUID, team: list[UUID], clock: ManualClock
+    ) -> None:
+        day = clock().date()
+        gov.delete_group(SYSTEM, group)  # history survives, and is still the organization's
+        rows = list(
+            gov.export_organization_spend(SYSTEM, org, start=day, end=day + timedelta(days=1))
+        )
+        assert rows[0] == "user_id,group_id,day,spend_micros\r\n"
+        assert rows[1:] == [
+            f"{user},{group},{day.isoformat()},{10 * n}\r\n" for n, user in enumerate(team, 1)
+        ]
+        lines = gov.export_organization_spend(
+            SYSTEM, org, start=day, end=day + timedelta(days=1), format="jsonl"
+        )
+        assert [json.loads(line) for line in lines] == [
+            {
+                "user_id": str(u),
+                "group_id": str(group),
+                "day": day.isoformat(),
+                "spend_micros": 10 * n,
+            }
+            for n, u in enumerate(team, 1)
+        ]
+        empty = gov.export_organization_spend(SYSTEM, org, start=day, end=day)
+        assert list(empty) == ["user_id,group_id,day,spend_micros\r\n"]
+        other = uuid4()
+        gov.create_organization(SYSTEM, other, "Other")
+        assert len(list(gov.export_organization_spend(SYSTEM, other, start=day, end=day))) == 1
+
+    def test_the_export_needs_an_organization_reporter(
+        self, gov: Governance, org: UUID, team: list[UUID], clock: ManualClock
+    ) -> None:
+        day = clock().date()
+
+        def export(actor: Actor, organization: UUID = org) -> list[str]:
+            return list(
+                gov.export_organization_spend(
+                    actor, organization, start=day, end=day + timedelta(days=1)
+                )
+            )
+
+        viewers: list[tuple[SiteRole, ...]] = [("owner",), ("auditor",)]
+        for roles in viewers:
+            assert len(export(Actor.user(uuid4(), site_roles=roles))) == 4
+        for role in ("organization-admin", "organization-auditor", "organization-user-admin"):
+            someone = uuid4()
+            gov.create_user(SYSTEM, someone, role)
+            gov.add_organization_member(SYSTEM, someone, org, roles=[role])
+            if role == "organization-user-admin":
+                with pytest.raises(ForbiddenError):
+                    export(Actor.user(someone))
+            else:
+                assert len(export(Actor.user(someone))) == 4
+        with pytest.raises(ForbiddenError):
+            export(Actor.user(team[0]))
+        with pytest.raises(NotFoundError):
+            export(SYSTEM, uuid4())
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"start": date(2026, 1, 2), "end": date(2026, 1, 1)},
+            {"start": "2026-01-01", "end": date(2026, 1, 2)},
+            {"start": date(2026, 1, 1), "end": date(2026, 1, 2), "format": "xml"},
+        ],
+    )
+    def test_bad_export_requests_are_invalid(
+        self, gov: Governance, org: UUID, bad: dict[str, object]
+    ) -> None:
+        with pytest.raises(InvalidInputError):
+            gov.export_organization_spend(SYSTEM, org, **bad)  # type: ignore[arg-type]

@@ -85,6 +85,12 @@ def oracle(  # noqa: PLR0911 - one return per row of the table
         return bool(site & {"owner", "auditor"})
     if permission == "read_group_spend":
         return bool(site & {"owner", "user-admin", "auditor"} or org_roles & readers)
+    if permission == "export_organization":
+        org_roles = facts.organization_roles(me, key) if key is not None else frozenset()
+        return bool(
+            site & {"owner", "auditor"}
+            or org_roles & {"organization-admin", "organization-auditor"}
+        )
     assert permission == "write_directory"
     return False
 
@@ -114,6 +120,8 @@ def test_the_decision_agrees_with_the_oracle(actor, permission, facts, data):
         key = data.draw(st.sampled_from(USERS))
     elif permission in ("read_group", "update_group", "read_group_spend"):
         key = data.draw(st.sampled_from(GROUPS))
+    elif permission == "export_organization":
+        key = data.draw(st.sampled_from(ORGS))
     else:
         key = None
     assert may(actor, Need(permission, key), facts) == oracle(actor, permission, key, facts)

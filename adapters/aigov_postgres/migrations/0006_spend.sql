@@ -1,11 +1,13 @@
 -- Recorded spend (SPEC §8.2): usage records with the price they were charged at, the daily ledger,
--- and the period counters that enforcement guards (SPEC §8.3). Group ids carry no foreign key:
--- spend history survives the deletion of a group.
+-- and the period counters that enforcement guards (SPEC §8.3). Group and organization ids carry
+-- no foreign key: spend history survives the deletion of a group, and stays exportable by the
+-- organization it was spent in.
 
 CREATE TABLE ai_usage_records (
     id                  uuid        NOT NULL,
     user_id             uuid        NOT NULL,
     effective_group_id  uuid        NOT NULL,
+    organization_id     uuid        NOT NULL,
     provider            text        COLLATE "C" NOT NULL,
     model               text        COLLATE "C" NOT NULL,
     input_tokens        bigint      NOT NULL,
@@ -40,6 +42,7 @@ CREATE INDEX ai_usage_records_user_at_idx ON ai_usage_records (user_id, at);
 CREATE TABLE ai_user_daily_spend (
     user_id             uuid   NOT NULL,
     effective_group_id  uuid   NOT NULL,
+    organization_id     uuid   NOT NULL,
     day                 date   NOT NULL,
     spend_micros        bigint NOT NULL,
     CONSTRAINT ai_user_daily_spend_pkey PRIMARY KEY (user_id, effective_group_id, day),
@@ -47,6 +50,9 @@ CREATE TABLE ai_user_daily_spend (
         FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
     CONSTRAINT ai_user_daily_spend_spend_micros_check CHECK (spend_micros >= 0)
 );
+
+CREATE INDEX ai_user_daily_spend_export_idx
+    ON ai_user_daily_spend (organization_id, day, user_id, effective_group_id);
 
 CREATE TABLE ai_spend_counters (
     user_id       uuid        NOT NULL,
