@@ -21,9 +21,6 @@ from aigov.budgets import (
     plan_group_budget,
     plan_override,
 )
-from aigov.exceptions import (
-    InvalidInputError,
-)
 from aigov.ports import UnitOfWork
 
 __all__ = ["BudgetCalls"]
@@ -34,6 +31,7 @@ from aigov._service import (  # the facade's private helpers, shared by its part
     _check_actor,
     _found,
     _limit,
+    _page_size,
 )
 
 
@@ -68,10 +66,8 @@ class BudgetCalls(Service):
             actor=label,
             since=since,
             after=after,
-            limit=limit,
+            limit=_page_size(limit, 1000),
         )
-        if query.limit > 1000:
-            raise InvalidInputError(f"limit must be 1 … 1000, not {query.limit}")
         _check_actor(actor)
         authorize(actor, "read the audit log", [Need("read_audit_log")], NoFacts())
         return self._run(lambda uow: uow.list_audit(query))

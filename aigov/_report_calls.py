@@ -9,14 +9,20 @@ from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
-from aigov._service import Service, _authorize, _check_actor, _found, _optional_uuid
+from aigov._service import (
+    Service,
+    _authorize,
+    _check_actor,
+    _found,
+    _optional_uuid,
+    _page_size,
+)
 from aigov._validation import as_uuid
 from aigov.actor import Actor
 from aigov.authorization import Need
 from aigov.exceptions import InvalidInputError
 from aigov.periods import period_window
 from aigov.ports import UnitOfWork
-from aigov.resolution import resolve
 from aigov.spend import GroupSummary, MemberSpend
 
 __all__ = ["ExportFormat", "ReportCalls"]
@@ -24,12 +30,6 @@ __all__ = ["ExportFormat", "ReportCalls"]
 MAX_GROUPS = 100
 
 ExportFormat = Literal["csv", "jsonl"]
-
-
-def _page_size(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_GROUPS:
-        raise InvalidInputError(f"limit must be an int from 1 to {MAX_GROUPS}, not {limit!r}")
-    return limit
 
 
 class ReportCalls(Service):
@@ -49,7 +49,7 @@ class ReportCalls(Service):
         the group this period."""
         self._require_feature()
         organization = as_uuid(organization_id, "organization_id")
-        count = _page_size(limit)
+        count = _page_size(limit, MAX_GROUPS)
         chosen = None
         if group_ids is not None:
             if isinstance(group_ids, str) or not isinstance(group_ids, Iterable):
@@ -118,9 +118,10 @@ class ReportCalls(Service):
         if not isinstance(over_budget_only, bool):
             raise InvalidInputError(f"over_budget_only must be a bool, not {over_budget_only!r}")
         start = _optional_uuid(after, "after")
-        count = _page_size(limit)
+        count = _page_size(limit, MAX_GROUPS)
         _check_actor(actor)
-        window = period_window(self._now(), self._settings.period)
+        now = self._now()
+        window = period_window(now, self._settings.period)
 
         def work(uow: UnitOfWork) -> list[MemberSpend]:
             _authorize(uow, actor, "read the spend reports of", Need("read_group_spend", group))
@@ -129,12 +130,11 @@ class ReportCalls(Service):
             for user, _ in uow.expanded_memberships(group_id=group):
                 if start is not None and user <= start:
                     continue
-                facts = _found(uow.resolution_facts(user), "user", user)
-                effective = resolve(facts, self._settings.budget_policy)
+                effective = self._effective(uow, user)
                 spent = (
                     0
                     if effective.group_id is None
-                    else uow.spend_in_period(user, effective.group_id, window.start, self._now())[0]
+                    else uow.spend_in_period(user, effective.group_id, window.start, now)[0]
                 )
                 limit_micros = effective.spend_limit_micros
                 row = MemberSpend(

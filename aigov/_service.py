@@ -46,7 +46,7 @@ from aigov.prices import (
     ModelPrice,
     Prices,
 )
-from aigov.resolution import BudgetPolicy
+from aigov.resolution import BudgetPolicy, EffectiveBudget, resolve
 from aigov.settings import GovernanceSettings, UnknownPricePolicy
 from aigov.spend import (
     IdempotencyKey,
@@ -158,6 +158,24 @@ class Service:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _effective(self, uow: UnitOfWork, user: UUID) -> EffectiveBudget:
+        """The user's effective budget (SPEC §7), read in ``uow``. NotFoundError for an
+        unknown user."""
+        facts = _found(uow.resolution_facts(user), "user", user)
+        return resolve(facts, self._settings.budget_policy)
+
+    def _spending_group(self, uow: UnitOfWork, user: UUID) -> tuple[EffectiveBudget, UUID]:
+        """The user's effective budget and the group their spend and holds go to.
+        NotFoundError for an unknown user, or one in no organization (no group to use)."""
+        effective = self._effective(uow, user)
+        if effective.group_id is None:
+            raise NotFoundError(
+                f"user {user} belongs to no organization: no group to attribute spend to",
+                resource="effective group",
+                key=user,
+            )
+        return effective, effective.group_id
+
     def _require_feature(self) -> None:
         """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""
         if AI_GOVERNANCE not in self._entitlements:
@@ -237,6 +255,13 @@ _LIMIT = TypeAdapter(Micros)
 def _limit(value: object) -> int:
     """A spend limit from the caller: an int of micros in 0 … 2**63-1, strictly."""
     return checked(_LIMIT, value, "spend_limit_micros")
+
+
+def _page_size(limit: object, most: int) -> int:
+    """How many rows a page holds: a true int from 1 to ``most``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= most:
+        raise InvalidInputError(f"limit must be an int from 1 to {most}, not {limit!r}")
+    return limit
 
 
 def _check_actor(actor: object) -> None:

@@ -12,7 +12,6 @@ from aigov.cost import TokenUsage, cost_of
 from aigov.exceptions import (
     ConflictError,
     InvalidInputError,
-    NotFoundError,
     UnknownPriceError,
 )
 from aigov.periods import check_instant, period_window, utc_day
@@ -21,7 +20,7 @@ from aigov.prices import (
     ModelKey,
     effective_prices,
 )
-from aigov.resolution import EffectiveBudget, resolve
+from aigov.resolution import EffectiveBudget
 from aigov.spend import (
     Reservation,
     SpendStatus,
@@ -43,6 +42,7 @@ from aigov._service import (  # the facade's private helpers, shared by its part
     _idempotency_key,
     _limit,
     _model_key,
+    _page_size,
     _token_usage,
 )
 from aigov.authorization import Need
@@ -56,8 +56,7 @@ class SpendCalls(Service):
         where the limit came from (SPEC §7). NotFoundError for an unknown user."""
         self._require_feature()
         key = as_uuid(user_id, "user_id")
-        facts = self._run(lambda uow: uow.resolution_facts(key))
-        return resolve(_found(facts, "user", key), self._settings.budget_policy)
+        return self._run(lambda uow: self._effective(uow, key))
 
     # -- spend -----------------------------------------------------------------------------------
 
@@ -72,8 +71,7 @@ class SpendCalls(Service):
 
         def work(uow: UnitOfWork) -> SpendStatus:
             _authorize(uow, actor, "read the spend of", Need("read_user", user))
-            facts = _found(uow.resolution_facts(user), "user", user)
-            effective = resolve(facts, self._settings.budget_policy)
+            effective = self._effective(uow, user)
             spent, held = (
                 (0, 0)
                 if effective.group_id is None
@@ -150,15 +148,7 @@ class SpendCalls(Service):
         reservation: Reservation | None = None,
     ) -> UsageRecord:
         """Price, attribute and record one usage in ``uow`` (the heart of SPEC §8.2)."""
-        facts = _found(uow.resolution_facts(user), "user", user)
-        effective = resolve(facts, self._settings.budget_policy)
-        group = effective.group_id
-        if group is None:
-            raise NotFoundError(
-                f"user {user} belongs to no organization: no group to attribute spend to",
-                resource="effective group",
-                key=user,
-            )
+        effective, group = self._spending_group(uow, user)
         prices = effective_prices(uow.list_model_prices(provider=key[0], model=key[1]))
         price = prices[0] if prices else None
         organization = _found(uow.get_group(group), "group", group).organization_id
@@ -205,9 +195,7 @@ class SpendCalls(Service):
         """Threshold events not yet acknowledged, oldest first (SPEC §8.4): send each
         notification, then acknowledge it, so that it is sent once even across retries."""
         self._require_feature()
-        count = _limit(limit)
-        if not 1 <= count <= 1000:
-            raise InvalidInputError(f"limit must be 1 … 1000, not {limit}")
+        count = _page_size(limit, 1000)
         return self._run(lambda uow: uow.pending_budget_events(count))
 
     def ack_budget_events(self, ids: Iterable[UUID | str]) -> int:
@@ -239,19 +227,11 @@ class SpendCalls(Service):
         reservation_id = self._ids()
 
         def work(uow: UnitOfWork) -> Reservation:
-            effective = resolve(
-                _found(uow.resolution_facts(user), "user", user), self._settings.budget_policy
-            )
-            if effective.group_id is None:
-                raise NotFoundError(
-                    f"user {user} belongs to no organization: no budget to hold against",
-                    resource="effective group",
-                    key=user,
-                )
+            effective, group = self._spending_group(uow, user)
             reservation = Reservation(
                 id=reservation_id,
                 user_id=user,
-                group_id=effective.group_id,
+                group_id=group,
                 period_start=window.start,
                 amount_micros=amount,
                 expires_at=expires_at,
@@ -265,7 +245,7 @@ class SpendCalls(Service):
                     spent=counter.spent_micros,
                     held=counter.held_micros,
                     amount=amount,
-                    group_id=effective.group_id,
+                    group_id=group,
                 )
             return reservation
 
