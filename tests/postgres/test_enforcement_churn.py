@@ -6,15 +6,17 @@ the effective limit must be granted, all on the effective group's counter. Settl
 releases of holds from every earlier round then run at the same time as more configuration
 changes, which move the user between groups and drop overrides by cascade. After every round:
 usage records = ledger = counters' spent, each counter's held = its live holds, and nothing ever
-fits past a limit.
+fits past a limit. The same rounds run from two processes at once.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import random
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from threading import Barrier
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -180,3 +182,46 @@ def test_rounds_with_churn_on_postgres(postgres_url: URL, seed: int):
     finally:
         for store in stores:
             store.close()
+
+
+def _reserve_until_refused(url: str, user: str, start: Any) -> list[Reservation]:
+    store = PostgresStore.from_url(url)
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    granted = []
+    try:
+        store.schema_version()
+        start.wait()
+        for _ in range(CALLERS):
+            with suppress(BudgetExceededError):
+                granted.append(gov.reserve(user, AMOUNT))
+        return granted
+    finally:
+        store.close()
+
+
+@pytest.mark.aigov_postgres
+def test_rounds_with_churn_across_two_processes(postgres_url: URL):
+    store = PostgresStore.from_url(postgres_url)
+    url = postgres_url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")
+    live: list[Reservation] = []
+    try:
+        world = World(Governance(store, entitlements={AI_GOVERNANCE}), seed=7)
+        with context.Manager() as manager, ProcessPoolExecutor(2, mp_context=context) as pool:
+            for _ in range(4):
+                world.churn()
+                effective = world.gov.effective_budget(world.user)
+                status = world.gov.spend_status(SYSTEM, world.user)
+                assert effective.spend_limit_micros is not None
+                room = effective.spend_limit_micros - status.spent_micros - status.held_micros
+                start = manager.Barrier(2)
+                args = [url] * 2, [str(world.user)] * 2, [start] * 2
+                granted = [h for hs in pool.map(_reserve_until_refused, *args) for h in hs]
+                assert len(granted) == min(2 * CALLERS, max(0, room) // AMOUNT)
+                live += granted
+                for n, hold in enumerate(live[::2]):
+                    world.gov.settle(hold.id, "p", "m", TokenUsage(input_tokens=n * 17 % 120))
+                live = live[1::2]
+                check_books(world.gov, live)
+    finally:
+        store.close()
