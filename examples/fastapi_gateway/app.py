@@ -1,0 +1,216 @@
+"""An AI gateway's HTTP face with aigov embedded (SPEC §8.3: reserve, then settle).
+
+Every chat request holds its worst-case cost before the LLM is called, so that concurrent requests
+of one user (from any number of workers) can never spend past the limit together; it then settles
+what the call really used, or releases the hold when the call failed.
+
+How aigov's errors become HTTP answers is decided in one place, ``error_response``:
+
+=======================  ======  =====================  ==========================================
+error                    status  ``error``              why
+=======================  ======  =====================  ==========================================
+BudgetExceededError      402     budget_exceeded        see below
+UnknownPriceError        400     unknown_price          the gateway cannot price, so not serve,
+                                                        this model; no retry helps
+InvalidInputError        400     invalid_input          aigov refused what passed the HTTP schema
+NotFoundError            403     unknown_caller         an authenticated caller that the directory
+                                                        does not know, or in no organization, has
+                                                        no budget to spend from
+FeatureDisabledError     403     feature_disabled       the deployment is not entitled to AI
+                                                        governance; it fails closed
+ForbiddenError           403     forbidden              the actor may not read this
+TransientError           503     try_again              ``reserve`` is not retried by aigov (a
+                                                        retry would be a second hold); the client
+                                                        may retry, with ``Retry-After``
+StorageError             503     storage_unavailable    the store is down: not the caller's fault
+LLMError                 502     upstream_failed        the provider failed; the hold was released
+any other AigovError     500     internal_error         a bug: the details stay in the server log
+=======================  ======  =====================  ==========================================
+
+Over budget is **402 Payment Required**, not 429 Too Many Requests: 429 tells clients and their
+SDKs to back off and retry in seconds (OpenAI's SDK retries 429 by itself), but an exhausted budget
+does not come back until the period ends or someone raises the limit; 402 says "this needs money",
+which is what happened. The body says how much: ``limit_micros``, ``spent_micros``,
+``held_micros`` (other requests in flight), ``requested_micros`` and ``remaining_micros``.
+Malformed requests (a missing or non-UUID ``X-User-Id``, a bad body) are FastAPI's 422.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.types import Lifespan
+
+from aigov import (
+    Actor,
+    AigovError,
+    AmountOutOfRangeError,
+    BudgetExceededError,
+    FeatureDisabledError,
+    ForbiddenError,
+    Governance,
+    InvalidInputError,
+    NotFoundError,
+    Reservation,
+    StorageError,
+    TokenUsage,
+    TransientError,
+    UnknownPriceError,
+)
+from aigov.cost import cost_of
+from aigov.spend import SpendStatus
+from fastapi_gateway.llm import LLM, LLMError
+
+__all__ = ["ChatRequest", "ChatResponse", "create_app", "error_response"]
+
+MAX_PROMPT_CHARS = 200_000
+MAX_OUTPUT_TOKENS = 1_000_000
+
+# A real gateway takes the caller's identity from its authentication (a verified token or an mTLS
+# identity), never from a header the client chooses; the header keeps this example self-contained.
+UserId = Annotated[UUID, Header(alias="X-User-Id", description="the calling user's id")]
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class ChatRequest(BaseModel):
+    """One prompt for one model; ``max_tokens`` bounds the reply, and so the worst-case cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Name
+    model: Name
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    max_tokens: Annotated[int, Field(strict=True, gt=0, le=MAX_OUTPUT_TOKENS)]
+
+
+class ChatResponse(BaseModel):
+    """The reply, the tokens billed and what they cost the caller's budget, in micros."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    cost_micros: int
+
+
+def create_app(
+    gov: Governance,
+    llm: LLM,
+    *,
+    hold_ttl: timedelta = timedelta(minutes=10),
+    lifespan: Lifespan[FastAPI] | None = None,
+) -> FastAPI:
+    """The gateway over one ``Governance`` (one per process: it is thread-safe, and on
+    PostgreSQL it owns the connection pool). ``hold_ttl`` must outlast the LLM call's timeout:
+    a hold whose request was lost (a crash before settle) stops counting at its expiry.
+
+    The endpoints are plain ``def``: aigov's API is synchronous, and FastAPI runs them in its
+    thread pool, off the event loop."""
+    app = FastAPI(title="aigov example gateway", lifespan=lifespan)
+    app.add_exception_handler(AigovError, _handle)
+    app.add_exception_handler(LLMError, _handle)
+
+    @app.post("/v1/chat")
+    def chat(request: ChatRequest, user_id: UserId) -> ChatResponse:
+        """Reserve the worst case, call the LLM, settle the actual usage (or release)."""
+        provider, model = request.provider, request.model
+        worst = TokenUsage(
+            input_tokens=llm.count_tokens(provider, model, request.prompt),
+            output_tokens=request.max_tokens,
+        )
+        hold = _reserve(gov, user_id, provider, model, worst, ttl=hold_ttl)
+        try:
+            completion = llm.complete(provider, model, request.prompt, request.max_tokens)
+        except BaseException:
+            if hold is not None:
+                gov.release(hold.id)  # nothing was spent: free the hold now, not at its expiry
+            raise
+        if hold is None:
+            record = gov.record_usage(user_id, provider, model, completion.usage)
+        else:
+            record = gov.settle(hold.id, provider, model, completion.usage)
+        return ChatResponse(
+            text=completion.text,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            cost_micros=record.cost_micros,
+        )
+
+    @app.get("/v1/budget")
+    def budget(user_id: UserId) -> SpendStatus:
+        """The caller's limit, spend, holds and what remains this period."""
+        return gov.spend_status(Actor.user(user_id), user_id)
+
+    return app
+
+
+def _reserve(
+    gov: Governance,
+    user_id: UUID,
+    provider: str,
+    model: str,
+    worst: TokenUsage,
+    *,
+    ttl: timedelta,
+) -> Reservation | None:
+    """A hold on the worst case, or None when the worst case costs nothing (a model priced at
+    0): aigov holds no empty amounts (``reserve_for`` calls that InvalidInputError), and there is
+    nothing to protect, so the request runs and its usage is recorded afterwards."""
+    try:
+        return gov.reserve_for(user_id, provider, model, worst, ttl=ttl)
+    except AmountOutOfRangeError:
+        raise
+    except InvalidInputError:
+        if cost_of(worst, gov.get_model_price(provider, model)).micros > 0:
+            raise  # refused for another reason than a free estimate
+        return None
+
+
+# The table of the module docstring: the first class that matches wins, so subclasses come first.
+_ANSWERS: tuple[tuple[type[Exception], int, str], ...] = (
+    (BudgetExceededError, 402, "budget_exceeded"),
+    (UnknownPriceError, 400, "unknown_price"),
+    (InvalidInputError, 400, "invalid_input"),
+    (NotFoundError, 403, "unknown_caller"),
+    (FeatureDisabledError, 403, "feature_disabled"),
+    (ForbiddenError, 403, "forbidden"),
+    (TransientError, 503, "try_again"),
+    (StorageError, 503, "storage_unavailable"),
+    (LLMError, 502, "upstream_failed"),
+)
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    """The HTTP answer to an error of aigov or of the LLM (the table in the module docstring).
+    A 5xx of our own says no more than its code: a store's message may name hosts and tables."""
+    status, error = next(
+        ((status, error) for kind, status, error in _ANSWERS if isinstance(exc, kind)),
+        (500, "internal_error"),
+    )
+    body: dict[str, Any] = {"error": error}
+    if status < 500 or isinstance(exc, LLMError):
+        body["detail"] = str(exc)
+    if isinstance(exc, BudgetExceededError):
+        body |= {
+            "limit_micros": exc.limit_micros,
+            "spent_micros": exc.spent_micros,
+            "held_micros": exc.held_micros,
+            "requested_micros": exc.requested_micros,
+            "remaining_micros": exc.remaining_micros,
+            "group_id": str(exc.group_id),
+        }
+    elif isinstance(exc, UnknownPriceError):
+        body |= {"provider": exc.provider, "model": exc.model}
+    elif isinstance(exc, NotFoundError):
+        body["resource"] = exc.resource
+    headers = {"Retry-After": "1"} if isinstance(exc, TransientError) else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(exc)
