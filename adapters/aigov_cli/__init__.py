@@ -1,8 +1,9 @@
 """The ``aigov`` command: a driving adapter over the library, for operators and first contact.
 
-Without ``--database-url`` (or ``AIGOV_DATABASE_URL``) it starts an embedded PostgreSQL, so
-``aigov status`` works on a machine with nothing but Python. Bad input ends with one line on
-stderr and exit code 2; a store failure with exit code 1; never a traceback.
+Without ``--database-url`` (or ``AIGOV_DATABASE_URL``) ``status``, ``migrate``, ``pricebook`` and
+``demo`` start an embedded PostgreSQL, so ``aigov demo`` works on a machine with nothing but Python.
+Every failure ends with one line on stderr and an exit code from ``EXIT_CODES`` (2 bad input,
+3 not found, 4 forbidden, 5 refused by a rule, 1 the store), never a traceback.
 """
 
 from __future__ import annotations
@@ -11,19 +12,28 @@ import typer
 from rich.table import Table
 
 from aigov import AI_GOVERNANCE, Governance, __version__
-from aigov_cli._common import DatabaseUrl, Schema, console, open_store, run
+from aigov_cli._budget import budget
+from aigov_cli._common import EXIT_CODES_HELP, DatabaseUrl, Schema, console, open_store, run
+from aigov_cli._demo import demo
+from aigov_cli._override import override
 from aigov_cli._pricebook import pricebook
+from aigov_cli._spend import spend
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="aigov",
     help="AI spend governance: prices, budgets and enforcement on PostgreSQL.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command()(demo)
 app.add_typer(pricebook, name="pricebook")
+app.add_typer(budget, name="budget")
+app.add_typer(override, name="override")
+app.add_typer(spend, name="spend")
 
 
 @app.command()
