@@ -28,6 +28,7 @@ def python_blocks(page: str) -> list[str]:
             "docs/budgets.md",
             "docs/audit.md",
             "docs/resolution.md",
+            "docs/embedding.md",
         )
         for code in python_blocks(page)
     ],
