@@ -454,3 +454,20 @@ def test_from_environment_migrates_and_refreshes_the_price_book_on_postgres(
         assert budget.status_code == 403
     finally:
         store.close()
+
+
+def test_under_the_allow_policy_an_unpriced_model_is_served_and_recorded_incomplete(store: Store):
+    gov = Governance(store, entitlements={AI_GOVERNANCE}, unknown_price_policy="allow")
+    user, organization = uuid4(), uuid4()
+    _directory(gov, organization, user, LIMIT)
+    body = {"provider": PROVIDER, "model": "unpriced", "prompt": "hi there", "max_tokens": 5}
+
+    with TestClient(create_app(gov, EchoLLM())) as client:
+        response = client.post("/v1/chat", headers={"X-User-Id": str(user)}, json=body)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["cost_micros"] == 0
+    with store.transaction() as uow:
+        (record,) = uow.list_usage(user_id=user)
+        assert list(uow.list_reservations()) == []
+    assert record.unpriced_kinds == ("input", "output")
