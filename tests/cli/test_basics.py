@@ -1,4 +1,4 @@
-"""The aigov command, through its command-line interface."""
+"""The aigov command: status, migrate, version and the price book."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from aigov import pricebook_seed
 from aigov_cli import app
+from aigov_cli._common import EXIT_CODES
 from aigov_postgres._migrations import latest_version
 
 runner = CliRunner()
@@ -118,3 +119,10 @@ def test_pricebook_apply_and_list(postgres_url, tmp_path):
     refused = runner.invoke(app, ["pricebook", "apply", str(bad), "--database-url", url])
     assert refused.exit_code == 2
     assert "element 0" in refused.output
+
+
+def test_the_help_lists_every_exit_code():
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for code, what in EXIT_CODES:
+        assert f"{code}  {what.split(':')[0]}" in result.output
