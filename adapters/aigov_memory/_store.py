@@ -625,9 +625,12 @@ class _MemoryUnitOfWork(UnitOfWork):
     def iter_daily_spend(
         self, organization_id: UUID, start: date, end: date
     ) -> Iterator[DailySpend]:
-        for row in self.list_daily_spend():
-            if row.organization_id == organization_id and start <= row.day < end:
-                yield row
+        rows = (
+            row
+            for row in self.list_daily_spend()
+            if row.organization_id == organization_id and start <= row.day < end
+        )
+        yield from sorted(rows, key=lambda row: (row.day, row.user_id, row.effective_group_id))
 
     def list_spend_counters(self) -> Sequence[SpendCounter]:
         return [

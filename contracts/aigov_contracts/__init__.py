@@ -14,7 +14,9 @@ A third party's whole test file::
 
 Contracts that need more than ``store`` are separate classes to inherit explicitly
 (``DirectoryConcurrencyContract`` needs ``store_factory``); ``equivalence_test`` checks a store
-against the reference ``MemoryStore`` with a Hypothesis state machine.
+against the reference ``MemoryStore`` with a Hypothesis state machine, and
+``report_recomputation_test`` checks every report of random worlds against a brute-force
+recomputation from the usage records.
 
 The names below load lazily, so that ``pytest -p aigov_contracts.plugin`` can turn on assertion
 rewriting for the suite's modules before any of them is imported.
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from aigov_contracts.reports import ReportContract
     from aigov_contracts.resolution import ResolutionContract
     from aigov_contracts.spend import SpendContract
+    from aigov_contracts.spend_worlds import report_recomputation_test
     from aigov_contracts.store import StoreContract
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "StoreFactory",
     "StoreTransactionContract",
     "equivalence_test",
+    "report_recomputation_test",
     "store_snapshot",
 ]
 
@@ -75,6 +79,7 @@ _HOMES = {
     "StoreFactory": "aigov_contracts.concurrency",
     "StoreTransactionContract": "aigov_contracts.directory",
     "equivalence_test": "aigov_contracts.equivalence",
+    "report_recomputation_test": "aigov_contracts.spend_worlds",
     "store_snapshot": "aigov_contracts.equivalence",
 }
 

@@ -19,9 +19,11 @@ pytest.register_assert_rewrite(
     "aigov_contracts.enforcement",
     "aigov_contracts.equivalence",
     "aigov_contracts.prices",
+    "aigov_contracts.recomputation",
     "aigov_contracts.reports",
     "aigov_contracts.resolution",
     "aigov_contracts.spend",
+    "aigov_contracts.spend_worlds",
     "aigov_contracts.store",
 )
 
