@@ -219,7 +219,7 @@ def _day(outcome: Outcome, names: Names) -> Table:
         )
     table.add_row("usage recorded without a reservation", f"{len(recorded)} calls")
     distinct = {r.id for r in recorded}
-    table.add_row("  counted (a retry with the same key counts once)", str(len(distinct)))
+    table.add_row("  counted once per idempotency key", str(len(distinct)))
     for record in incomplete:
         table.add_row(
             f"  incomplete: {names.user(record.user_id)}, {record.model}",
