@@ -65,6 +65,26 @@ TRANSIENT_ATTEMPTS = 3
 """How often an idempotent call is tried when its transaction meets a TransientError."""
 
 
+def _retried(call: Callable[[], T]) -> T:
+    """``call()``, tried again when it meets a TransientError (its transaction was rolled back),
+    a bounded number of times (SPEC §8.0). Only for idempotent calls."""
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return call()
+        except TransientError:
+            if attempt == TRANSIENT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _no_group(user: UUID) -> NotFoundError:
+    return NotFoundError(
+        f"user {user} belongs to no organization: no group to attribute spend to",
+        resource="effective group",
+        key=user,
+    )
+
+
 def _found(value: T | None, resource: str, key: object) -> T:
     if value is None:
         raise NotFoundError(f"{resource} {key} not found", resource=resource, key=key)
@@ -144,19 +164,14 @@ class Service:
         the audit entries it and its cascades write. An idempotent call that meets a
         TransientError (its transaction was rolled back) is tried again, a bounded number of
         times (SPEC §8.0); other calls leave the retry to their caller."""
-        attempts = TRANSIENT_ATTEMPTS if idempotent else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                with self._store.transaction() as uow:
-                    if acting is not None:
-                        uow.set_audit_context(
-                            actor_label(acting), self._now() if at is None else at
-                        )
-                    return work(uow)
-            except TransientError:
-                if attempt == attempts:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def unit() -> T:
+            with self._store.transaction() as uow:
+                if acting is not None:
+                    uow.set_audit_context(actor_label(acting), self._now() if at is None else at)
+                return work(uow)
+
+        return _retried(unit) if idempotent else unit()
 
     def _effective(self, uow: UnitOfWork, user: UUID) -> EffectiveBudget:
         """The user's effective budget (SPEC §7), read in ``uow``. NotFoundError for an
@@ -169,11 +184,7 @@ class Service:
         NotFoundError for an unknown user, or one in no organization (no group to use)."""
         effective = self._effective(uow, user)
         if effective.group_id is None:
-            raise NotFoundError(
-                f"user {user} belongs to no organization: no group to attribute spend to",
-                resource="effective group",
-                key=user,
-            )
+            raise _no_group(user)
         return effective, effective.group_id
 
     def _require_feature(self) -> None:
@@ -243,6 +254,30 @@ class _StoreFacts(Facts):
 
     def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
         return self._uow.is_group_member(user_id, group_id)
+
+
+class _FactsOnDemand(Facts):
+    """Authorization facts each read in a unit of work of its own, opened only when a decision
+    needs one: the hot path's own callers (the system, a user reading themselves) need none."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def organization_of_group(self, group_id: UUID) -> UUID | None:
+        with self._store.transaction() as uow:
+            return _StoreFacts(uow).organization_of_group(group_id)
+
+    def organization_roles(self, user_id: UUID, organization_id: UUID) -> frozenset[str]:
+        with self._store.transaction() as uow:
+            return _StoreFacts(uow).organization_roles(user_id, organization_id)
+
+    def organizations_of_user(self, user_id: UUID) -> frozenset[UUID]:
+        with self._store.transaction() as uow:
+            return _StoreFacts(uow).organizations_of_user(user_id)
+
+    def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
+        with self._store.transaction() as uow:
+            return _StoreFacts(uow).is_group_member(user_id, group_id)
 
 
 def _authorize(uow: UnitOfWork, actor: Actor, action: str, *needs: Need) -> None:

@@ -22,6 +22,7 @@ from aigov.prices import (
 )
 from aigov.resolution import EffectiveBudget
 from aigov.spend import (
+    HoldRequest,
     Reservation,
     SpendStatus,
     ThresholdCrossed,
@@ -36,16 +37,18 @@ __all__ = ["SpendCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
     Service,
-    _authorize,
     _check_actor,
+    _FactsOnDemand,
     _found,
     _idempotency_key,
     _limit,
     _model_key,
+    _no_group,
     _page_size,
+    _retried,
     _token_usage,
 )
-from aigov.authorization import Need
+from aigov.authorization import Need, authorize
 
 
 class SpendCalls(Service):
@@ -68,29 +71,31 @@ class SpendCalls(Service):
         _check_actor(actor)
         now = self._now()
         window = period_window(now, self._settings.period)
-
-        def work(uow: UnitOfWork) -> SpendStatus:
-            _authorize(uow, actor, "read the spend of", Need("read_user", user))
-            effective = self._effective(uow, user)
-            spent, held = (
-                (0, 0)
-                if effective.group_id is None
-                else uow.spend_in_period(user, effective.group_id, window.start, now)
-            )
-            limit = effective.spend_limit_micros
-            return SpendStatus(
-                user_id=user,
-                spend_limit_micros=limit,
-                source=effective.source,
-                group_id=effective.group_id,
-                period_start=window.start,
-                period_end=window.end,
-                spent_micros=spent,
-                held_micros=held,
-                remaining_micros=None if limit is None else max(0, limit - spent - held),
-            )
-
-        return self._run(work)
+        authorize(
+            actor, "read the spend of", [Need("read_user", user)], _FactsOnDemand(self._store)
+        )
+        found = _found(
+            _retried(
+                lambda: self._store.budget_and_spend(
+                    user, window.start, now, self._settings.budget_policy
+                )
+            ),
+            "user",
+            user,
+        )
+        effective, spent, held = found.effective, found.spent_micros, found.held_micros
+        limit = effective.spend_limit_micros
+        return SpendStatus(
+            user_id=user,
+            spend_limit_micros=limit,
+            source=effective.source,
+            group_id=effective.group_id,
+            period_start=window.start,
+            period_end=window.end,
+            spent_micros=spent,
+            held_micros=held,
+            remaining_micros=None if limit is None else max(0, limit - spent - held),
+        )
 
     def record_usage(
         self,
@@ -222,34 +227,31 @@ class SpendCalls(Service):
         if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
             raise InvalidInputError(f"ttl must be a positive timedelta, not {ttl!r}")
         now = self._now()
-        window = period_window(now, self._settings.period)
-        expires_at = check_instant(now + ttl, "the hold's expiry")
-        reservation_id = self._ids()
-
-        def work(uow: UnitOfWork) -> Reservation:
-            effective, group = self._spending_group(uow, user)
-            reservation = Reservation(
-                id=reservation_id,
-                user_id=user,
-                group_id=group,
-                period_start=window.start,
-                amount_micros=amount,
-                expires_at=expires_at,
-                created_at=now,
+        request = HoldRequest(
+            id=self._ids(),
+            user_id=user,
+            period_start=period_window(now, self._settings.period).start,
+            amount_micros=amount,
+            expires_at=check_instant(now + ttl, "the hold's expiry"),
+            created_at=now,
+        )
+        # A second attempt would be a second hold: a TransientError goes to the caller.
+        outcome = _found(
+            self._store.reserve_if_fits(request, self._settings.budget_policy), "user", user
+        )
+        effective = outcome.effective
+        if effective.group_id is None:
+            raise _no_group(user)
+        if outcome.reservation is None:
+            assert effective.spend_limit_micros is not None
+            raise budget_exceeded(
+                limit=effective.spend_limit_micros,
+                spent=outcome.spent_micros,
+                held=outcome.held_micros,
+                amount=amount,
+                group_id=effective.group_id,
             )
-            granted, counter = uow.reserve(reservation, effective.spend_limit_micros, now)
-            if not granted:
-                assert effective.spend_limit_micros is not None
-                raise budget_exceeded(
-                    limit=effective.spend_limit_micros,
-                    spent=counter.spent_micros,
-                    held=counter.held_micros,
-                    amount=amount,
-                    group_id=group,
-                )
-            return reservation
-
-        return self._run(work, idempotent=False)  # a second attempt would be a second hold
+        return outcome.reservation
 
     def reserve_for(
         self,

@@ -25,10 +25,13 @@ from aigov.directory import (
     User,
 )
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
-from aigov.resolution import ResolutionFacts
+from aigov.resolution import BudgetPolicy, ResolutionFacts, resolve
 from aigov.settings import GovernanceSettings
 from aigov.spend import (
+    BudgetAndSpend,
     DailySpend,
+    HoldOutcome,
+    HoldRequest,
     Reservation,
     ReservationState,
     SpendCounter,
@@ -324,17 +327,6 @@ class SpendUnitOfWork(Protocol):
         """The usage record that settled the reservation, or None."""
         ...
 
-    def reserve(
-        self, reservation: Reservation, limit: int | None, now: datetime
-    ) -> tuple[bool, SpendCounter]:
-        """Hold ``reservation.amount_micros`` on the counter of ``(user_id, group_id,
-        period_start)`` if ``spent + held + amount <= limit`` (no limit: always), storing the
-        reservation, after taking off that counter the holds that expired by ``now``. Returns
-        whether it was granted, and the counter as it stands afterwards. Atomic: any number of
-        concurrent calls, from any number of processes, never hold more than the limit allows.
-        AmountOutOfRangeError when the held total would pass 2**63-1."""
-        ...
-
     def lock_reservation(self, reservation_id: UUID) -> Reservation | None:
         """The reservation, locked until this unit of work ends, or None."""
         ...
@@ -426,3 +418,35 @@ class Store(Protocol):
     def close(self) -> None:
         """Release the store's resources (connections). Closing twice is harmless."""
         ...
+
+    # -- the hot path: single store operations, so that PostgreSQL can answer each in one round
+    # trip (DESIGN §3).
+
+    def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
+        """Resolve the user's effective budget (SPEC §7, with ``policy``), take the holds of its
+        group's counter for the period that expired by ``request.created_at`` off that counter
+        (marked expired), and hold ``request`` there if ``spent + held + amount <= limit`` (no
+        limit: always). Atomic: any number of concurrent calls, from any number of processes,
+        never hold more than the limit allows. None for an unknown user; no reservation when it
+        does not fit or the user has no group, with the counter's spent and held as the
+        decision saw them. AmountOutOfRangeError when the held total would pass 2**63-1."""
+        ...
+
+    def budget_and_spend(
+        self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> BudgetAndSpend | None:
+        """The user's effective budget (SPEC §7, with ``policy``) with the spend and the live
+        holds (not expired at ``now``) of its group's counter for the period starting at
+        ``period_start``; 0 and 0 when the user has no group. None for an unknown user. The
+        default composes units of work; a store may answer it with one query."""
+        with self.transaction() as uow:
+            facts = uow.resolution_facts(user_id)
+            if facts is None:
+                return None
+            effective = resolve(facts, policy)
+            spent, held = (
+                (0, 0)
+                if effective.group_id is None
+                else uow.spend_in_period(user_id, effective.group_id, period_start, now)
+            )
+            return BudgetAndSpend(effective=effective, spent_micros=spent, held_micros=held)

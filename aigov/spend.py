@@ -18,10 +18,14 @@ from aigov.directory import storable_text
 from aigov.exceptions import BudgetExceededError, ConflictError
 from aigov.money import Micros
 from aigov.prices import ModelPrice, PriceSource
+from aigov.resolution import EffectiveBudget
 
 __all__ = [
+    "BudgetAndSpend",
     "DailySpend",
     "GroupSummary",
+    "HoldOutcome",
+    "HoldRequest",
     "IdempotencyKey",
     "MemberSpend",
     "Reservation",
@@ -139,6 +143,48 @@ class SpendCounter(BaseModel):
     user_id: UUID
     group_id: UUID
     period_start: AwareDatetime
+    spent_micros: int
+    held_micros: int
+
+
+class HoldRequest(BaseModel):
+    """A hold to take on whichever counter the user's effective group has in the period: the
+    store resolves the group and takes the hold in one operation (SPEC §8.3)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    user_id: UUID
+    period_start: AwareDatetime
+    amount_micros: Micros
+    expires_at: AwareDatetime
+    created_at: AwareDatetime
+
+    def on(self, group_id: UUID) -> Reservation:
+        """The reservation this request becomes on ``group_id``'s counter."""
+        return Reservation(group_id=group_id, **self.model_dump())
+
+
+class HoldOutcome(BaseModel):
+    """What a store's reserve operation found and did: the effective budget it enforced, the
+    reservation when the hold fit (None when it did not, or the user has no group), and the
+    counter's spent and held as the decision saw them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    effective: EffectiveBudget
+    reservation: Reservation | None
+    spent_micros: int
+    held_micros: int
+
+
+class BudgetAndSpend(BaseModel):
+    """A user's effective budget and, on its group's counter in one period, the spend and the
+    live holds: the hot path's "may I still spend?" read, one query on PostgreSQL."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    effective: EffectiveBudget
     spent_micros: int
     held_micros: int
 

@@ -46,10 +46,19 @@ from aigov.exceptions import ConflictError, NotFoundError
 from aigov.money import check_micros
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow, plan_seed, seed_result
-from aigov.resolution import BudgetFact, MembershipFact, OverrideFact, ResolutionFacts
+from aigov.resolution import (
+    BudgetFact,
+    BudgetPolicy,
+    MembershipFact,
+    OverrideFact,
+    ResolutionFacts,
+    resolve,
+)
 from aigov.settings import GovernanceSettings
 from aigov.spend import (
     DailySpend,
+    HoldOutcome,
+    HoldRequest,
     Reservation,
     ReservationState,
     SpendCounter,
@@ -527,9 +536,10 @@ class _MemoryUnitOfWork(UnitOfWork):
             held_micros=held,
         )
 
-    def reserve(
+    def hold_if_fits(
         self, reservation: Reservation, limit: int | None, now: datetime
     ) -> tuple[bool, SpendCounter]:
+        """The enforcement step of ``MemoryStore.reserve_if_fits`` (SPEC §8.3)."""
         key = (reservation.user_id, reservation.group_id, reservation.period_start)
         spent, held = self._t.counters.get(key, (0, 0))
         for stale in [
@@ -755,6 +765,28 @@ class MemoryStore(Store):
             except BaseException:
                 uow.rollback()
                 raise
+
+    def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
+        with self.transaction() as uow:
+            assert isinstance(uow, _MemoryUnitOfWork)
+            facts = uow.resolution_facts(request.user_id)
+            if facts is None:
+                return None
+            effective = resolve(facts, policy)
+            if effective.group_id is None:
+                return HoldOutcome(
+                    effective=effective, reservation=None, spent_micros=0, held_micros=0
+                )
+            reservation = request.on(effective.group_id)
+            granted, counter = uow.hold_if_fits(
+                reservation, effective.spend_limit_micros, request.created_at
+            )
+            return HoldOutcome(
+                effective=effective,
+                reservation=reservation if granted else None,
+                spent_micros=counter.spent_micros,
+                held_micros=counter.held_micros,
+            )
 
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""

@@ -18,7 +18,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Numeric,
     Row,
     Table,
     and_,
@@ -27,7 +26,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     literal_column,
     select,
     true,
@@ -51,10 +49,13 @@ from aigov.directory import (
 from aigov.exceptions import InvalidInputError, NotFoundError, StorageError
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
-from aigov.resolution import ResolutionFacts
+from aigov.resolution import BudgetPolicy, ResolutionFacts
 from aigov.settings import GovernanceSettings
 from aigov.spend import (
+    BudgetAndSpend,
     DailySpend,
+    HoldOutcome,
+    HoldRequest,
     Reservation,
     ReservationState,
     SpendCounter,
@@ -63,6 +64,8 @@ from aigov.spend import (
 )
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
+from aigov_postgres._hot_path import HotPathStatements
+from aigov_postgres._liveness import drop_hung_up_connections
 from aigov_postgres._migrations import (
     advisory_lock_key,
     apply_migrations,
@@ -485,69 +488,6 @@ class _PostgresUnitOfWork(UnitOfWork):
             (counters.c.period_start, reservation.period_start),
         )
 
-    def reserve(
-        self, reservation: Reservation, limit: int | None, now: datetime
-    ) -> tuple[bool, SpendCounter]:
-        holds, counters = t.reservations, t.spend_counters
-        # Holds of this counter that expired stop counting: marked and taken off it at once.
-        expired = (
-            update(holds)
-            .where(
-                _where(
-                    (holds.c.user_id, reservation.user_id),
-                    (holds.c.group_id, reservation.group_id),
-                    (holds.c.period_start, reservation.period_start),
-                    (holds.c.state, "held"),
-                ),
-                holds.c.expires_at <= now,
-            )
-            .values(state="expired")
-            .returning(holds.c.amount_micros)
-            .cte("expired")
-        )
-        freed = select(func.coalesce(func.sum(expired.c.amount_micros), 0)).scalar_subquery()
-        self._c.execute(
-            update(counters)
-            .where(self._counter_key(reservation), exists(select(expired.c.amount_micros)))
-            .values(held_micros=counters.c.held_micros - freed)
-        )
-        # The guard reads only the row it writes: under READ COMMITTED, a waiting upsert
-        # re-checks exactly that row once the lock is free.
-        amount = reservation.amount_micros
-        total = counters.c.spent_micros.cast(Numeric) + counters.c.held_micros + amount
-        new = pg_insert(counters).from_select(
-            ["user_id", "group_id", "period_start", "spent_micros", "held_micros"],
-            select(
-                literal(reservation.user_id),
-                literal(reservation.group_id),
-                literal(reservation.period_start),
-                literal(0),
-                literal(amount),
-            ).where(true() if limit is None else literal(amount) <= limit),
-        )
-        granted = self._c.execute(
-            new.on_conflict_do_update(
-                index_elements=["user_id", "group_id", "period_start"],
-                set_={"held_micros": counters.c.held_micros + amount},
-                where=true() if limit is None else total <= limit,
-            ).returning(counters.c.held_micros)
-        ).first()
-        if granted is not None:
-            self._c.execute(insert(holds).values(reservation.model_dump()))
-        row = self._c.execute(select(counters).where(self._counter_key(reservation))).first()
-        counter = (
-            SpendCounter.model_validate(row._mapping)
-            if row is not None
-            else SpendCounter(
-                user_id=reservation.user_id,
-                group_id=reservation.group_id,
-                period_start=reservation.period_start,
-                spent_micros=0,
-                held_micros=0,
-            )
-        )
-        return granted is not None, counter
-
     def lock_reservation(self, reservation_id: UUID) -> Reservation | None:
         holds = t.reservations
         row = self._c.execute(
@@ -795,6 +735,7 @@ class PostgresStore(Store):
         self._engine = engine.execution_options(
             isolation_level="READ COMMITTED", schema_translate_map={None: self._schema}
         )
+        self._hot = HotPathStatements(self._schema)
 
     @classmethod
     def from_url(
@@ -810,12 +751,10 @@ class PostgresStore(Store):
         libpq URIs are accepted too). Connects lazily; an already migrated database needs no
         ``migrate()``."""
         engine = create_engine(
-            normalize_url(url),
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_pre_ping=True,
-            **engine_options,
+            normalize_url(url), pool_size=pool_size, max_overflow=max_overflow, **engine_options
         )
+        if not engine_options.get("pool_pre_ping"):
+            drop_hung_up_connections(engine)
         return cls(engine, schema=schema)
 
     @property
@@ -853,6 +792,39 @@ class PostgresStore(Store):
     def transaction(self) -> Iterator[UnitOfWork]:
         with self._connection() as connection:
             yield _PostgresUnitOfWork(connection, self._seed, self._schema)
+
+    def _one_row(self, sql: str, parameters: dict[str, Any]) -> Any:
+        """The row of one statement run on its own, as its own transaction (autocommit): one
+        round trip, through the pooled driver connection (psycopg prepares it after a few runs).
+        """
+        try:
+            pooled = self._pool_owner.raw_connection()
+            try:
+                driver = pooled.driver_connection
+                assert isinstance(driver, psycopg.Connection)
+                was = driver.autocommit
+                driver.autocommit = True
+                try:
+                    return driver.execute(sql, parameters).fetchone()
+                finally:
+                    if not driver.closed:
+                        driver.autocommit = was
+            finally:
+                pooled.close()
+        except (SQLAlchemyError, psycopg.Error) as exc:
+            raise translate(exc) from exc
+
+    def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
+        """One statement: resolve, expire, guard and hold (``_hot_path``)."""
+        row = self._one_row(self._hot.reserve, self._hot.reserve_parameters(request, policy))
+        return self._hot.hold_outcome(row, request)
+
+    def budget_and_spend(
+        self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> BudgetAndSpend | None:
+        """One query: resolve, then the counter's spend and the live holds (``_hot_path``)."""
+        parameters = self._hot.budget_parameters(user_id, period_start, now, policy)
+        return self._hot.budget_and_spend_of(self._one_row(self._hot.budget_and_spend, parameters))
 
     def close(self) -> None:
         """Close the pooled connections; a later unit of work opens new ones."""

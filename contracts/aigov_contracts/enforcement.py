@@ -121,6 +121,31 @@ class EnforcementContract(DirectoryFixtures):
         gov.release(fresh.id)
         assert counters(store) == [(5, 0)]
 
+    def test_expired_holds_are_freed_even_when_the_new_hold_does_not_fit(
+        self, gov: Governance, store: Store, limited: UUID, clock: ManualClock
+    ) -> None:
+        gov.reserve(limited, 30, ttl=timedelta(seconds=5))
+        gov.reserve(limited, 30, ttl=timedelta(seconds=60))
+        clock.advance(timedelta(seconds=5))
+        with pytest.raises(BudgetExceededError) as refused:
+            gov.reserve(limited, 71)
+        assert (refused.value.held_micros, refused.value.remaining_micros) == (30, 70)
+        assert counters(store) == [(0, 30)]
+        with store.transaction() as uow:
+            assert sorted(r.state for r in uow.list_reservations()) == ["expired", "held"]
+        assert gov.reserve(limited, 70).amount_micros == 70
+
+    def test_limits_and_holds_use_the_whole_range_of_micros(
+        self, gov: Governance, store: Store, org: UUID, member: UUID
+    ) -> None:
+        gov.upsert_group_budget(SYSTEM, org, MAX_MICROS)
+        assert gov.reserve(member, 2**40).amount_micros == 2**40
+        assert gov.reserve(member, MAX_MICROS - 2**40).amount_micros == MAX_MICROS - 2**40
+        with pytest.raises(BudgetExceededError):
+            gov.reserve(member, 1)
+        assert counters(store) == [(0, MAX_MICROS)]
+        assert gov.spend_status(SYSTEM, member).remaining_micros == 0
+
     def test_a_settle_goes_to_the_period_and_group_of_settle_time_frees_where_held(
         self, store: Store, org: UUID, group: UUID, member: UUID, clock: ManualClock
     ) -> None:

@@ -16,6 +16,7 @@ from aigov import (
     Governance,
     InvalidInputError,
     NotFoundError,
+    Store,
     TransientError,
 )
 from aigov_contracts import ManualClock
@@ -144,9 +145,10 @@ def test_a_narrower_role_cannot_move_or_delete_an_override_out_of_a_group_it_may
     assert gov.upsert_user_budget_override(narrow, user, my_group, 2).spend_limit_micros == 2
 
 
-class _FlakyStore:
+class _FlakyStore(Store):
     """A MemoryStore whose next ``failures`` units of work fail as if PostgreSQL had found a
-    deadlock: rolled back, TransientError."""
+    deadlock: rolled back, TransientError. The hot path's operations are the port's defaults,
+    built on those units of work."""
 
     def __init__(self, failures: int) -> None:
         self.inner = MemoryStore()
@@ -161,6 +163,13 @@ class _FlakyStore:
             if self.failures:
                 self.failures -= 1
                 raise TransientError("deadlock detected")
+
+    def reserve_if_fits(self, request, policy):
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("deadlock detected")
+        return self.inner.reserve_if_fits(request, policy)
 
     def close(self):
         self.inner.close()

@@ -1,0 +1,183 @@
+"""The hot path as single statements (DESIGN §3): "reserve spend if it fits" and "my budget and
+my spend", each one round trip, run outside any transaction (a statement is atomic by itself).
+
+Both resolve the budget inside the statement (``_CHOSEN``: SPEC §7 in SQL). The reservation's
+guard reads only the counter row it writes (SPEC §8.3): under READ COMMITTED a waiting upsert
+re-checks exactly that row once the lock is free, so concurrent callers from any number of
+processes never hold more than the limit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aigov.resolution import BudgetPolicy, EffectiveBudget
+from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
+from aigov_postgres._migrations import quote_ident
+
+__all__ = ["HotPathStatements"]
+
+# SPEC §7 in SQL. The core's aigov.resolution.resolve is the specification; the equivalence
+# machine and the report recomputation compare the two on random worlds.
+# 1. an override whose group's organization is not deleted: its limit and group;
+# 2. else the highest (policy 'lowest': the lowest) budget of the user's groups in organizations
+#    that are not deleted, ties to the earliest organization membership, then the smallest id;
+# 3. else no limit, in the Everyone group (id = the organization's) of the default organization
+#    if the user is a member of it, else of the earliest joined (then smallest id); no row when
+#    the user belongs to no organization that is not deleted.
+_CHOSEN = """
+live AS (
+    SELECT om.organization_id, om.created_at AS joined_at, o.is_default
+    FROM {s}.organization_members AS om
+    JOIN {s}.organizations AS o ON o.id = om.organization_id
+    WHERE om.user_id = %(user)s AND NOT o.deleted
+),
+chosen AS (
+    SELECT candidate.spend_limit_micros, candidate.group_id, candidate.source
+    FROM (
+        (SELECT ov.spend_limit_micros, ov.group_id, 'user_override' AS source, 1 AS step
+         FROM {s}.user_ai_budget_overrides AS ov
+         JOIN {s}.groups AS g ON g.id = ov.group_id
+         WHERE ov.user_id = %(user)s AND g.organization_id IN (SELECT organization_id FROM live))
+        UNION ALL
+        (SELECT b.spend_limit_micros, b.group_id, 'group', 2
+         FROM {s}.group_members_expanded AS v
+         JOIN {s}.group_ai_budgets AS b ON b.group_id = v.group_id
+         JOIN live ON live.organization_id = v.organization_id
+         WHERE v.user_id = %(user)s
+         ORDER BY CASE WHEN %(policy)s = 'lowest' THEN b.spend_limit_micros
+                       ELSE -b.spend_limit_micros END,
+                  live.joined_at, b.group_id
+         LIMIT 1)
+        UNION ALL
+        (SELECT NULL::bigint, organization_id, NULL, 3
+         FROM live
+         ORDER BY is_default DESC, joined_at, organization_id
+         LIMIT 1)
+    ) AS candidate
+    ORDER BY candidate.step
+    LIMIT 1
+)"""
+
+
+# Expired holds of the counter are taken off it in the same statement. When the new hold fits,
+# the upsert does it; when it does not, "unheld" does (the upsert only locked the row then).
+_RESERVE = """
+WITH {chosen},
+expired AS (
+    UPDATE {s}.ai_spend_reservations AS r SET state = 'expired'
+    FROM chosen
+    WHERE r.user_id = %(user)s AND r.group_id = chosen.group_id
+      AND r.period_start = %(period)s AND r.state = 'held' AND r.expires_at <= %(now)s
+    RETURNING r.amount_micros
+),
+freed AS (
+    SELECT coalesce(sum(amount_micros), 0)::bigint AS micros FROM expired
+),
+counter AS (
+    INSERT INTO {s}.ai_spend_counters AS c
+        (user_id, group_id, period_start, spent_micros, held_micros)
+    SELECT %(user)s, chosen.group_id, %(period)s, 0, %(amount)s
+    FROM chosen
+    WHERE chosen.spend_limit_micros IS NULL OR %(amount)s <= chosen.spend_limit_micros
+    ON CONFLICT (user_id, group_id, period_start) DO UPDATE
+        SET held_micros = c.held_micros - (SELECT micros FROM freed) + excluded.held_micros
+        WHERE (SELECT spend_limit_micros FROM chosen) IS NULL
+           OR c.spent_micros::numeric + c.held_micros - (SELECT micros FROM freed)
+              + excluded.held_micros <= (SELECT spend_limit_micros FROM chosen)
+    RETURNING c.spent_micros, c.held_micros
+),
+unheld AS (
+    UPDATE {s}.ai_spend_counters AS c SET held_micros = c.held_micros - freed.micros
+    FROM chosen, freed
+    WHERE c.user_id = %(user)s AND c.group_id = chosen.group_id AND c.period_start = %(period)s
+      AND freed.micros > 0 AND NOT EXISTS (SELECT FROM counter)
+    RETURNING c.spent_micros, c.held_micros
+),
+hold AS (
+    INSERT INTO {s}.ai_spend_reservations
+        (id, user_id, group_id, period_start, amount_micros, expires_at, created_at, state)
+    SELECT %(id)s, %(user)s, chosen.group_id, %(period)s, %(amount)s, %(expires)s, %(now)s, 'held'
+    FROM chosen
+    WHERE EXISTS (SELECT FROM counter)
+)
+SELECT EXISTS (SELECT FROM {s}.users WHERE id = %(user)s),
+       chosen.spend_limit_micros, chosen.group_id, chosen.source,
+       EXISTS (SELECT FROM counter),
+       coalesce((SELECT spent_micros FROM counter), (SELECT spent_micros FROM unheld),
+                seen.spent_micros, 0),
+       coalesce((SELECT held_micros FROM counter), (SELECT held_micros FROM unheld),
+                seen.held_micros, 0)
+FROM (SELECT) AS one
+LEFT JOIN chosen ON true
+LEFT JOIN {s}.ai_spend_counters AS seen
+    ON seen.user_id = %(user)s AND seen.group_id = chosen.group_id
+   AND seen.period_start = %(period)s
+"""
+
+_BUDGET_AND_SPEND = """
+WITH {chosen}
+SELECT EXISTS (SELECT FROM {s}.users WHERE id = %(user)s),
+       chosen.spend_limit_micros, chosen.group_id, chosen.source,
+       coalesce((SELECT c.spent_micros FROM {s}.ai_spend_counters AS c
+                 WHERE c.user_id = %(user)s AND c.group_id = chosen.group_id
+                   AND c.period_start = %(period)s), 0),
+       (SELECT coalesce(sum(r.amount_micros), 0) FROM {s}.ai_spend_reservations AS r
+        WHERE r.user_id = %(user)s AND r.group_id = chosen.group_id
+          AND r.period_start = %(period)s AND r.state = 'held' AND r.expires_at > %(now)s)
+FROM (SELECT) AS one
+LEFT JOIN chosen ON true
+"""
+
+
+def _effective(row: Any) -> EffectiveBudget:
+    return EffectiveBudget(spend_limit_micros=row[1], group_id=row[2], source=row[3])
+
+
+class HotPathStatements:
+    """The statements for one schema, and how to read their single row."""
+
+    def __init__(self, schema: str) -> None:
+        quoted = quote_ident(schema)
+        chosen = _CHOSEN.format(s=quoted)
+        self.reserve = _RESERVE.format(s=quoted, chosen=chosen)
+        self.budget_and_spend = _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen)
+
+    @staticmethod
+    def reserve_parameters(request: HoldRequest, policy: BudgetPolicy) -> dict[str, Any]:
+        return {
+            "user": request.user_id,
+            "policy": policy,
+            "period": request.period_start,
+            "now": request.created_at,
+            "amount": request.amount_micros,
+            "expires": request.expires_at,
+            "id": request.id,
+        }
+
+    @staticmethod
+    def hold_outcome(row: Any, request: HoldRequest) -> HoldOutcome | None:
+        known, granted, spent, held = row[0], row[4], row[5], row[6]
+        if not known:
+            return None
+        effective = _effective(row)
+        reservation = (
+            request.on(effective.group_id) if granted and effective.group_id is not None else None
+        )
+        return HoldOutcome(
+            effective=effective, reservation=reservation, spent_micros=spent, held_micros=held
+        )
+
+    @staticmethod
+    def budget_parameters(
+        user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> dict[str, Any]:
+        return {"user": user_id, "policy": policy, "period": period_start, "now": now}
+
+    @staticmethod
+    def budget_and_spend_of(row: Any) -> BudgetAndSpend | None:
+        if not row[0]:
+            return None
+        return BudgetAndSpend(effective=_effective(row), spent_micros=row[4], held_micros=row[5])

@@ -1,0 +1,38 @@
+"""Drop pooled connections the server has hung up on, without a round trip.
+
+``pool_pre_ping`` costs a ``SELECT 1`` round trip on every checkout, as much as the hot path's
+own statement on a quiet server. A connection the server closed (a restart, a failover, an idle
+timeout) has a readable socket: the server's goodbye, or end of file. Checking that is a system
+call, and catches what a ping catches on an idle connection; a pool that finds one reconnects.
+"""
+
+from __future__ import annotations
+
+import selectors
+from typing import Any
+
+import psycopg
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+
+__all__ = ["drop_hung_up_connections", "hung_up"]
+
+
+def hung_up(connection: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection is closed, broken, or has anything to read (it should not:
+    an idle session receives nothing unless it listens for notifications, which aigov's do not)."""
+    if connection.closed or connection.broken:
+        return True
+    with selectors.DefaultSelector() as selector:
+        selector.register(connection.fileno(), selectors.EVENT_READ)
+        return bool(selector.select(timeout=0))
+
+
+def drop_hung_up_connections(engine: Engine) -> None:
+    """Make the engine's pool replace a hung-up connection at checkout."""
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if hung_up(dbapi_connection):
+            raise DisconnectionError("the server closed this pooled connection")
