@@ -157,3 +157,19 @@ def test_model_names_sort_by_code_point_whatever_the_database_collation(sql: Dir
         [f"{SCHEMA}.ai_model_prices"],
     ).fetchall()
     assert collations == [("model", "C"), ("provider", "C")]
+
+
+def test_a_connection_the_server_closed_is_replaced_without_a_ping(postgres_url: URL):
+    """A restart or failover closes pooled connections; the next call gets a fresh one."""
+    store = PostgresStore.from_url(postgres_url, pool_size=2)
+    try:
+        assert store.schema_version() is not None
+        with store.engine.connect() as connection:
+            pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()]
+        with psycopg.connect(libpq_uri(postgres_url), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM unnest(%s::int[]) AS pid", [pids]
+            )
+        assert store.schema_version() is not None
+    finally:
+        store.close()
