@@ -11,34 +11,57 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-def python_blocks(page: str) -> list[str]:
-    return BLOCK.findall((ROOT / page).read_text(encoding="utf-8"))
+PAGES = sorted(["README.md", *(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))])
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+# Where the blocks that are not Python run: each page's shell commands have a test of their own.
+SHELL_RUNS_IN = {
+    "README.md": "test_the_readme_set_up_commands_are_what_ci_runs",
+    "docs/cli.md": "tests/cli/test_documented_commands.py",
+    "docs/writing-an-adapter.md": "test_the_adapter_guides_test_file_passes",
+}
+SQL_RUNS_IN = {"docs/spend.md": "tests/postgres/test_documented_sql.py"}
 
 
-@pytest.mark.parametrize(
-    ("page", "code"),
-    [
-        (page, code)
-        for page in (
-            "README.md",
-            "docs/prices.md",
-            "docs/budgets.md",
-            "docs/audit.md",
-            "docs/resolution.md",
-            "docs/embedding.md",
-        )
-        for code in python_blocks(page)
-    ],
-)
-def test_examples_run(page: str, code: str):
-    exec(compile(code, page, "exec"), {})
+def blocks(page: str) -> list[tuple[str, str]]:
+    return FENCE.findall((ROOT / page).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_block_of_the_page_runs(page: str):
+    """Python blocks run here, in order, in one namespace per page (a page reads as one
+    session); every other block is of a kind a named test runs."""
+    namespace: dict[str, object] = {}
+    for language, code in blocks(page):
+        if language == "python":
+            exec(compile(code, page, "exec"), namespace)
+        elif language == "sh":
+            assert page in SHELL_RUNS_IN, f"{page} shows shell commands no test runs"
+        elif language == "sql":
+            assert page in SQL_RUNS_IN, f"{page} shows SQL no test runs"
+        else:
+            assert language == "", f"{page} has a block of kind {language!r} no test runs"
+            pytest.fail(f"{page} has a block without a language: say what it is, and run it")
+
+
+def test_the_readme_set_up_commands_are_what_ci_runs():
+    install, check = [code.strip() for language, code in blocks("README.md") if language == "sh"]
+    assert install == (
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/aigov demo"
+    )  # tests/cli runs `aigov demo`, embedded server included
+    assert check == "bash .ci/run"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "-m venv .venv" in ci
+    assert "-e '.[dev]'" in ci
 
 
 def test_the_adapter_guides_test_file_passes(tmp_path: Path):
-    (block,) = [code for code in python_blocks("docs/writing-an-adapter.md") if "# test_" in code]
+    (block,) = [
+        code
+        for language, code in blocks("docs/writing-an-adapter.md")
+        if language == "python" and "# test_" in code
+    ]
     (tmp_path / "test_my_store.py").write_text(block, encoding="utf-8")
     result = subprocess.run(
         [
