@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import aigov
 import aigov_contracts
@@ -64,3 +65,9 @@ def test_the_core_imports_no_adapter_and_no_sql_driver():
 
 def test_the_version_is_exposed():
     assert aigov.__version__.count(".") >= 2
+
+
+def test_the_changelog_names_the_version_being_made():
+    changelog = (Path(__file__).resolve().parents[2] / "CHANGELOG.md").read_text(encoding="utf-8")
+    release = aigov.__version__.split(".dev")[0]
+    assert f"## [Unreleased] — {release}" in changelog or f"## [{release}]" in changelog
