@@ -8,7 +8,8 @@ call leaves nothing behind.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from itertools import count
@@ -75,26 +76,73 @@ V = TypeVar("V")
 _MISSING: Final = object()
 
 
+class _Indexed(dict[K, V]):
+    """A table with secondary indexes, kept up to date by every write (rollbacks included), so
+    that the hot path reads one user's rows, not every row."""
+
+    def __init__(self, **indexes: Callable[[K, V], Hashable]) -> None:
+        super().__init__()
+        self._keys = indexes
+        self._index: dict[str, defaultdict[Hashable, set[K]]] = {
+            name: defaultdict(set) for name in indexes
+        }
+
+    def _unindex(self, key: K) -> None:
+        if key in self:
+            value = super().__getitem__(key)
+            for name, of in self._keys.items():
+                entries = self._index[name][of(key, value)]
+                entries.discard(key)
+                if not entries:
+                    del self._index[name][of(key, value)]
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._unindex(key)
+        super().__setitem__(key, value)
+        for name, of in self._keys.items():
+            self._index[name][of(key, value)].add(key)
+
+    def __delitem__(self, key: K) -> None:
+        self._unindex(key)
+        super().__delitem__(key)
+
+    def pop(self, key: K, *default: Any) -> Any:
+        self._unindex(key)
+        return super().pop(key, *default)
+
+    def where(self, index: str, value: Hashable) -> list[K]:
+        """The keys of the rows whose ``index`` is ``value``, in key order."""
+        return sorted(self._index[index].get(value, ()))  # type: ignore[type-var]
+
+
 class _Tables:
     """The stored rows, keyed as their primary keys are on Postgres."""
 
     def __init__(self) -> None:
         self.organizations: dict[UUID, Organization] = {}
         self.users: dict[UUID, User] = {}
-        self.organization_members: dict[tuple[UUID, UUID], OrganizationMember] = {}
+        self.organization_members: _Indexed[tuple[UUID, UUID], OrganizationMember] = _Indexed(
+            user=lambda key, _: key[1]
+        )
         self.groups: dict[UUID, Group] = {}
-        self.group_members: dict[tuple[UUID, UUID], GroupMember] = {}
+        self.group_members: _Indexed[tuple[UUID, UUID], GroupMember] = _Indexed(
+            user=lambda key, _: key[1], group=lambda key, _: key[0]
+        )
         self.model_prices: dict[tuple[str, str, PriceSource], ModelPrice] = {}
         self.group_budgets: dict[UUID, GroupAIBudget] = {}
         self.overrides: dict[UUID, UserAIBudgetOverride] = {}
         self.audit: dict[int, AuditEntry] = {}
         self.audit_ids = count(1)  # like a sequence: not rolled back
         self.settings: dict[None, GovernanceSettings] = {}
-        self.usage: dict[UUID, UsageRecord] = {}
+        self.usage: _Indexed[UUID, UsageRecord] = _Indexed(
+            reservation=lambda _, r: r.reservation_id
+        )
         self.usage_keys: dict[tuple[UUID, str], UUID] = {}
         self.daily_spend: dict[tuple[UUID, UUID, date], tuple[UUID, int]] = {}
         self.counters: dict[tuple[UUID, UUID, datetime], tuple[int, int]] = {}
-        self.reservations: dict[UUID, Reservation] = {}
+        self.reservations: _Indexed[UUID, Reservation] = _Indexed(
+            counter=lambda _, r: (r.user_id, r.group_id, r.period_start)
+        )
         self.budget_events: dict[UUID, tuple[ThresholdCrossed, bool]] = {}
 
 
@@ -359,9 +407,14 @@ class _MemoryUnitOfWork(UnitOfWork):
     def expanded_memberships(
         self, *, group_id: UUID | None = None, user_id: UUID | None = None
     ) -> Sequence[tuple[UUID, UUID]]:
-        pairs = [(group, user) for group, user in self._t.group_members] + [
-            (org, user) for org, user in self._t.organization_members
-        ]
+        groups, organizations = self._t.group_members, self._t.organization_members
+        if user_id is not None:
+            pairs = groups.where("user", user_id) + organizations.where("user", user_id)
+        elif group_id is not None:
+            everyone = [(org, user) for org, user in organizations if org == group_id]
+            pairs = groups.where("group", group_id) + everyone
+        else:
+            pairs = [*groups, *organizations]
         return [
             (user, group)
             for group, user in sorted(pairs)
@@ -455,9 +508,8 @@ class _MemoryUnitOfWork(UnitOfWork):
     def resolution_facts(self, user_id: UUID) -> ResolutionFacts | None:
         if user_id not in self._t.users:
             return None
-        memberships = [
-            m for (_, user), m in self._t.organization_members.items() if user == user_id
-        ]
+        members = self._t.organization_members
+        memberships = [members[key] for key in members.where("user", user_id)]
         override = self._t.overrides.get(user_id)
         return ResolutionFacts(
             memberships=tuple(
@@ -524,7 +576,8 @@ class _MemoryUnitOfWork(UnitOfWork):
         return spent
 
     def find_usage_of_reservation(self, reservation_id: UUID) -> UsageRecord | None:
-        return next((r for r in self._t.usage.values() if r.reservation_id == reservation_id), None)
+        found = self._t.usage.where("reservation", reservation_id)
+        return self._t.usage[found[0]] if found else None
 
     def _counter(self, key: tuple[UUID, UUID, datetime]) -> SpendCounter:
         spent, held = self._t.counters.get(key, (0, 0))
@@ -536,19 +589,17 @@ class _MemoryUnitOfWork(UnitOfWork):
             held_micros=held,
         )
 
+    def _holds_of(self, counter: tuple[UUID, UUID, datetime]) -> list[Reservation]:
+        holds = self._t.reservations
+        return [holds[key] for key in holds.where("counter", counter)]
+
     def hold_if_fits(
         self, reservation: Reservation, limit: int | None, now: datetime
     ) -> tuple[bool, SpendCounter]:
         """The enforcement step of ``MemoryStore.reserve_if_fits`` (SPEC §8.3)."""
         key = (reservation.user_id, reservation.group_id, reservation.period_start)
         spent, held = self._t.counters.get(key, (0, 0))
-        for stale in [
-            r
-            for r in self._t.reservations.values()
-            if (r.user_id, r.group_id, r.period_start) == key
-            and r.state == "held"
-            and r.expires_at <= now
-        ]:
+        for stale in [r for r in self._holds_of(key) if r.state == "held" and r.expires_at <= now]:
             self._put(self._t.reservations, stale.id, stale.model_copy(update={"state": "expired"}))
             held -= stale.amount_micros
         granted = fits(limit, spent, held, reservation.amount_micros)
@@ -576,10 +627,8 @@ class _MemoryUnitOfWork(UnitOfWork):
         spent, _ = self._t.counters.get((user_id, group_id, period_start), (0, 0))
         held = sum(
             r.amount_micros
-            for r in self._t.reservations.values()
-            if (r.user_id, r.group_id, r.period_start) == (user_id, group_id, period_start)
-            and r.state == "held"
-            and r.expires_at > now
+            for r in self._holds_of((user_id, group_id, period_start))
+            if r.state == "held" and r.expires_at > now
         )
         return spent, held
 

@@ -8,7 +8,7 @@ call, and catches what a ping catches on an idle connection; a pool that finds o
 
 from __future__ import annotations
 
-import selectors
+import select
 from typing import Any
 
 import psycopg
@@ -18,15 +18,20 @@ from sqlalchemy.exc import DisconnectionError
 
 __all__ = ["drop_hung_up_connections", "hung_up"]
 
+_poll = getattr(select, "poll", None)
+
 
 def hung_up(connection: psycopg.Connection[Any]) -> bool:
     """Whether an idle connection is closed, broken, or has anything to read (it should not:
     an idle session receives nothing unless it listens for notifications, which aigov's do not)."""
     if connection.closed or connection.broken:
         return True
-    with selectors.DefaultSelector() as selector:
-        selector.register(connection.fileno(), selectors.EVENT_READ)
-        return bool(selector.select(timeout=0))
+    if _poll is None:  # pragma: no cover - platforms without poll(2)
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+        return bool(readable)
+    poller = _poll()
+    poller.register(connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def drop_hung_up_connections(engine: Engine) -> None:

@@ -728,9 +728,15 @@ class PostgresStore(Store):
     """A store in one schema of a PostgreSQL database (15 or newer). Safe to share between
     threads: each unit of work takes a pooled connection for the length of one transaction."""
 
-    def __init__(self, engine: Engine, *, schema: str = "public") -> None:
+    def __init__(
+        self, engine: Engine, *, schema: str = "public", statements: Engine | None = None
+    ) -> None:
+        """``engine`` runs the units of work. ``statements``, when given, is an engine whose
+        connections are in autocommit, for the hot path's single statements (``from_url`` makes
+        one); without it those statements borrow ``engine``'s connections."""
         self._schema = check_schema_name(schema)
         self._pool_owner = engine
+        self._statements = statements
         self._seed = SeedStatement(self._schema)
         self._engine = engine.execution_options(
             isolation_level="READ COMMITTED", schema_translate_map={None: self._schema}
@@ -749,13 +755,20 @@ class PostgresStore(Store):
     ) -> PostgresStore:
         """A store on the database at ``url`` (``postgresql+psycopg://…``; ``postgresql://`` and
         libpq URIs are accepted too). Connects lazily; an already migrated database needs no
-        ``migrate()``."""
-        engine = create_engine(
-            normalize_url(url), pool_size=pool_size, max_overflow=max_overflow, **engine_options
+        ``migrate()``. Two pools of ``pool_size`` (+ ``max_overflow``) connections each: one
+        for units of work, one in autocommit for the hot path's single statements."""
+        options = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_use_lifo": True}
+        options |= engine_options
+        engine = create_engine(normalize_url(url), **options)
+        # Autocommit for good: a statement needs no switching, the pool no reset on return.
+        statements = create_engine(
+            normalize_url(url),
+            **options | {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None},
         )
-        if not engine_options.get("pool_pre_ping"):
+        if not options.get("pool_pre_ping"):
             drop_hung_up_connections(engine)
-        return cls(engine, schema=schema)
+            drop_hung_up_connections(statements)
+        return cls(engine, schema=schema, statements=statements)
 
     @property
     def engine(self) -> Engine:
@@ -795,20 +808,21 @@ class PostgresStore(Store):
 
     def _one_row(self, sql: str, parameters: dict[str, Any]) -> Any:
         """The row of one statement run on its own, as its own transaction (autocommit): one
-        round trip, through the pooled driver connection (psycopg prepares it after a few runs).
+        round trip, through a pooled driver connection (psycopg prepares it after a few runs).
         """
         try:
-            pooled = self._pool_owner.raw_connection()
+            pooled = (self._statements or self._pool_owner).raw_connection()
             try:
                 driver = pooled.driver_connection
                 assert isinstance(driver, psycopg.Connection)
-                was = driver.autocommit
+                if driver.autocommit:
+                    return driver.execute(sql, parameters).fetchone()
                 driver.autocommit = True
                 try:
                     return driver.execute(sql, parameters).fetchone()
                 finally:
                     if not driver.closed:
-                        driver.autocommit = was
+                        driver.autocommit = False
             finally:
                 pooled.close()
         except (SQLAlchemyError, psycopg.Error) as exc:
@@ -829,3 +843,5 @@ class PostgresStore(Store):
     def close(self) -> None:
         """Close the pooled connections; a later unit of work opens new ones."""
         self._pool_owner.dispose()
+        if self._statements is not None:
+            self._statements.dispose()
