@@ -309,8 +309,9 @@ def merge(connection: psycopg.Connection, rows: Sequence[SeedRow], now: datetime
     return _client_side_result(connection, rows, written, now)
 
 
+DEFAULT = f"aigov (JSON, COPY from {COPY_FROM:,} rows)"
 STRATEGIES: dict[str, Strategy] = {
-    "aigov (JSON, COPY from 10k)": default,
+    DEFAULT: default,
     "jsonb_array_elements + ON CONFLICT": jsonb_on_conflict,
     "unnest arrays": unnest,
     "COPY + INSERT…SELECT": copy_then_upsert,
@@ -318,7 +319,6 @@ STRATEGIES: dict[str, Strategy] = {
     "executemany (pipeline)": executemany,
     "per-row loop": per_row_loop,
 }
-DEFAULT = "aigov (JSON, COPY from 10k)"
 FLOOR = "floor: plain COPY, no index"
 SCENARIOS = ("cold", "unchanged", "changed 10%")
 

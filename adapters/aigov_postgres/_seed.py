@@ -121,8 +121,10 @@ def seed_sql(schema: str, source: str, write: str = _WRITE) -> str:
     return f"WITH input AS ({source}),{upsert}"
 
 
-COPY_FROM = 10_000
-"""The batch size from which the seed travels by COPY (``python -m benchmarks`` chose it)."""
+COPY_FROM = 1_000
+"""The batch size from which the seed travels by COPY: ``python -m benchmarks`` measured COPY
+faster from the size of the models.dev catalogue (4,567 rows) on, JSON for the embedded seed's
+70 rows (docs/benchmarks.md)."""
 
 _STAGED = "pg_temp.aigov_seed_input"
 # Created once per session, emptied at every commit: no catalog writes after the first seed.
