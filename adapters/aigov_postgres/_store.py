@@ -64,7 +64,7 @@ from aigov.spend import (
 )
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
-from aigov_postgres._hot_path import HotPathStatements
+from aigov_postgres._hot_path import HotPathStatements, StatementPool
 from aigov_postgres._liveness import drop_hung_up_connections
 from aigov_postgres._migrations import (
     advisory_lock_key,
@@ -729,11 +729,11 @@ class PostgresStore(Store):
     threads: each unit of work takes a pooled connection for the length of one transaction."""
 
     def __init__(
-        self, engine: Engine, *, schema: str = "public", statements: Engine | None = None
+        self, engine: Engine, *, schema: str = "public", statements: StatementPool | None = None
     ) -> None:
-        """``engine`` runs the units of work. ``statements``, when given, is an engine whose
-        connections are in autocommit, for the hot path's single statements (``from_url`` makes
-        one); without it those statements borrow ``engine``'s connections."""
+        """``engine`` runs the units of work. ``statements``, when given, runs the hot path's
+        single statements (``from_url`` makes one); without it they borrow ``engine``'s
+        connections."""
         self._schema = check_schema_name(schema)
         self._pool_owner = engine
         self._statements = statements
@@ -756,18 +756,18 @@ class PostgresStore(Store):
         """A store on the database at ``url`` (``postgresql+psycopg://…``; ``postgresql://`` and
         libpq URIs are accepted too). Connects lazily; an already migrated database needs no
         ``migrate()``. Two pools of ``pool_size`` (+ ``max_overflow``) connections each: one
-        for units of work, one in autocommit for the hot path's single statements."""
-        options = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_use_lifo": True}
-        options |= engine_options
+        for units of work (SQLAlchemy's), one in autocommit for the hot path's single
+        statements (psycopg_pool's)."""
+        options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
+        options |= {"pool_use_lifo": True} | engine_options
         engine = create_engine(normalize_url(url), **options)
-        # Autocommit for good: a statement needs no switching, the pool no reset on return.
-        statements = create_engine(
-            normalize_url(url),
-            **options | {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None},
-        )
         if not options.get("pool_pre_ping"):
             drop_hung_up_connections(engine)
-            drop_hung_up_connections(statements)
+        statements = StatementPool(
+            engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+            size=pool_size + max_overflow,
+            connect_args=options.get("connect_args", {}),
+        )
         return cls(engine, schema=schema, statements=statements)
 
     @property
@@ -808,15 +808,14 @@ class PostgresStore(Store):
 
     def _one_row(self, sql: str, parameters: dict[str, Any]) -> Any:
         """The row of one statement run on its own, as its own transaction (autocommit): one
-        round trip, through a pooled driver connection (psycopg prepares it after a few runs).
-        """
+        round trip (psycopg prepares it after a few runs)."""
         try:
-            pooled = (self._statements or self._pool_owner).raw_connection()
+            if self._statements is not None:
+                return self._statements.one_row(sql, parameters)
+            pooled = self._pool_owner.raw_connection()
             try:
                 driver = pooled.driver_connection
                 assert isinstance(driver, psycopg.Connection)
-                if driver.autocommit:
-                    return driver.execute(sql, parameters).fetchone()
                 driver.autocommit = True
                 try:
                     return driver.execute(sql, parameters).fetchone()
@@ -825,7 +824,7 @@ class PostgresStore(Store):
                         driver.autocommit = False
             finally:
                 pooled.close()
-        except (SQLAlchemyError, psycopg.Error) as exc:
+        except (SQLAlchemyError, psycopg.Error) as exc:  # psycopg_pool's errors are psycopg's
             raise translate(exc) from exc
 
     def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
@@ -844,4 +843,4 @@ class PostgresStore(Store):
         """Close the pooled connections; a later unit of work opens new ones."""
         self._pool_owner.dispose()
         if self._statements is not None:
-            self._statements.dispose()
+            self._statements.close()

@@ -160,16 +160,22 @@ def test_model_names_sort_by_code_point_whatever_the_database_collation(sql: Dir
 
 
 def test_a_connection_the_server_closed_is_replaced_without_a_ping(postgres_url: URL):
-    """A restart or failover closes pooled connections; the next call gets a fresh one."""
+    """A restart or failover closes pooled connections: of the units of work's pool and of the
+    hot path's. The next calls get fresh ones, and no call pays a ping for it."""
     store = PostgresStore.from_url(postgres_url, pool_size=2)
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
     try:
-        assert store.schema_version() is not None
-        with store.engine.connect() as connection:
-            pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()]
+        user = uuid4()
+        gov.create_user(Actor.system(), user, "ann")
+        assert gov.spend_status(Actor.system(), user).spent_micros == 0  # both pools used
         with psycopg.connect(libpq_uri(postgres_url), autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid, 5000) FROM unnest(%s::int[]) AS pid", [pids]
-            )
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended is not None
+        assert ended[0] >= 2
         assert store.schema_version() is not None
+        assert gov.spend_status(Actor.system(), user).spent_micros == 0
     finally:
         store.close()
