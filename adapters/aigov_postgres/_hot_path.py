@@ -138,8 +138,14 @@ LEFT JOIN chosen ON true
 """
 
 
+# The statements' rows are typed by PostgreSQL (bigint, uuid, the literals of _CHOSEN), so the
+# models are built without validating them again: it is a fifth of a call's Python time.
+
+
 def _effective(row: Any) -> EffectiveBudget:
-    return EffectiveBudget(spend_limit_micros=row[1], group_id=row[2], source=row[3])
+    return EffectiveBudget.model_construct(
+        spend_limit_micros=row[1], group_id=row[2], source=row[3]
+    )
 
 
 class HotPathStatements:
@@ -172,7 +178,7 @@ class HotPathStatements:
         reservation = (
             request.on(effective.group_id) if granted and effective.group_id is not None else None
         )
-        return HoldOutcome(
+        return HoldOutcome.model_construct(
             effective=effective, reservation=reservation, spent_micros=spent, held_micros=held
         )
 
@@ -186,7 +192,9 @@ class HotPathStatements:
     def budget_and_spend_of(row: Any) -> BudgetAndSpend | None:
         if not row[0]:
             return None
-        return BudgetAndSpend(effective=_effective(row), spent_micros=row[4], held_micros=row[5])
+        return BudgetAndSpend.model_construct(
+            effective=_effective(row), spent_micros=row[4], held_micros=row[5]
+        )
 
 
 class StatementPool:
