@@ -235,9 +235,12 @@ class SpendCalls(Service):
             expires_at=check_instant(now + ttl, "the hold's expiry"),
             created_at=now,
         )
-        # A second attempt would be a second hold: a TransientError goes to the caller.
+        # A TransientError rolled the whole operation back, and the hold's id is fixed: trying
+        # again cannot make a second hold.
         outcome = _found(
-            self._store.reserve_if_fits(request, self._settings.budget_policy), "user", user
+            _retried(lambda: self._store.reserve_if_fits(request, self._settings.budget_policy)),
+            "user",
+            user,
         )
         effective = outcome.effective
         if effective.group_id is None:

@@ -197,14 +197,16 @@ def test_idempotent_calls_are_retried_a_bounded_number_of_times():
     assert store.attempts == 3
 
 
+def test_a_reserve_rolled_back_is_tried_again_and_holds_once():
+    gov, store, user = _flaky_world(failures=2)
+    hold = gov.reserve(user, 10)
+    assert store.attempts == 3
+    with store.inner.transaction() as uow:
+        assert [r.id for r in uow.list_reservations()] == [hold.id]
+
+
 def test_calls_that_are_not_idempotent_are_not_retried():
     gov, store, user = _flaky_world(failures=1)
-    with pytest.raises(TransientError):
-        gov.reserve(user, 10)
-    assert store.attempts == 1
-    with store.inner.transaction() as uow:
-        assert uow.list_reservations() == []  # the failed attempt left nothing
-    store.failures = 1
     with pytest.raises(TransientError):
         gov.record_usage(user, "p", "m", {"input_tokens": 1})
     store.failures, store.attempts = 1, 0
