@@ -724,6 +724,24 @@ class _PostgresUnitOfWork(UnitOfWork):
         return ModelPrice.model_validate(row._mapping)
 
 
+def connection_pools(
+    url: str | URL, *, pool_size: int = 5, max_overflow: int = 10, **engine_options: Any
+) -> tuple[Engine, StatementPool]:
+    """What ``PostgresStore.from_url`` connects with: SQLAlchemy's pool for units of work (LIFO,
+    hung-up connections replaced without a ping) and psycopg_pool's for the hot path."""
+    options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
+    options |= {"pool_use_lifo": True} | engine_options
+    engine = create_engine(normalize_url(url), **options)
+    if not options.get("pool_pre_ping"):
+        drop_hung_up_connections(engine)
+    statements = StatementPool(
+        engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+        size=pool_size + max_overflow,
+        connect_args=options.get("connect_args", {}),
+    )
+    return engine, statements
+
+
 class PostgresStore(Store):
     """A store in one schema of a PostgreSQL database (15 or newer). Safe to share between
     threads: each unit of work takes a pooled connection for the length of one transaction."""
@@ -758,15 +776,8 @@ class PostgresStore(Store):
         ``migrate()``. Two pools of ``pool_size`` (+ ``max_overflow``) connections each: one
         for units of work (SQLAlchemy's), one in autocommit for the hot path's single
         statements (psycopg_pool's)."""
-        options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
-        options |= {"pool_use_lifo": True} | engine_options
-        engine = create_engine(normalize_url(url), **options)
-        if not options.get("pool_pre_ping"):
-            drop_hung_up_connections(engine)
-        statements = StatementPool(
-            engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
-            size=pool_size + max_overflow,
-            connect_args=options.get("connect_args", {}),
+        engine, statements = connection_pools(
+            url, pool_size=pool_size, max_overflow=max_overflow, **engine_options
         )
         return cls(engine, schema=schema, statements=statements)
 

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 
 from aigov_postgres._migrations import quote_ident
-from aigov_postgres._store import PostgresStore, normalize_url
+from aigov_postgres._store import PostgresStore, connection_pools, normalize_url
 from aigov_postgres.embedded import start_embedded_server
 
 __all__ = [
@@ -173,7 +173,8 @@ def shared_databases() -> TestDatabases:
 
 class _ThrowawayStore(PostgresStore):
     def __init__(self, databases: TestDatabases, url: URL, *, schema: str) -> None:
-        super().__init__(create_engine(url, pool_pre_ping=True), schema=schema)
+        engine, statements = connection_pools(url)  # as PostgresStore.from_url connects
+        super().__init__(engine, schema=schema, statements=statements)
         self._databases = databases
         self._url = url
 

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import psycopg
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL
 
 from aigov import AI_GOVERNANCE, Actor, Governance, InvalidInputError, StorageError, TransientError
@@ -177,5 +177,24 @@ def test_a_connection_the_server_closed_is_replaced_without_a_ping(postgres_url:
         assert ended[0] >= 2
         assert store.schema_version() is not None
         assert gov.spend_status(Actor.system(), user).spent_micros == 0
+    finally:
+        store.close()
+
+
+def test_a_store_on_a_bare_engine_runs_the_hot_path_on_its_connections(postgres_url: URL):
+    """Without a statement pool (a store built on your own engine) the hot path's statements
+    borrow the engine's connections, in autocommit, and give them back as they were."""
+    store = PostgresStore(create_engine(normalize_url(postgres_url)))
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    try:
+        org, user = uuid4(), uuid4()
+        gov.create_organization(Actor.system(), org, "Acme")
+        gov.create_user(Actor.system(), user, "ann")
+        gov.add_organization_member(Actor.system(), user, org)
+        gov.upsert_group_budget(Actor.system(), org, 100)
+        assert gov.reserve(user, 60).amount_micros == 60
+        assert gov.spend_status(Actor.system(), user).held_micros == 60
+        with store.engine.connect() as connection:
+            assert connection.connection.driver_connection.autocommit is False
     finally:
         store.close()
