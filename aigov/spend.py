@@ -18,7 +18,7 @@ from aigov.directory import storable_text
 from aigov.exceptions import BudgetExceededError, ConflictError
 from aigov.money import Micros
 from aigov.prices import ModelPrice, PriceSource
-from aigov.resolution import EffectiveBudget
+from aigov.resolution import BudgetSource, EffectiveBudget
 
 __all__ = [
     "BudgetAndSpend",
@@ -197,7 +197,7 @@ class SpendStatus(BaseModel):
 
     user_id: UUID
     spend_limit_micros: int | None
-    source: Literal["user_override", "group"] | None
+    source: BudgetSource | None
     group_id: UUID | None
     period_start: AwareDatetime
     period_end: AwareDatetime
@@ -214,7 +214,7 @@ class MemberSpend(BaseModel):
 
     user_id: UUID
     spend_limit_micros: int | None
-    limit_source: Literal["user_override", "group"] | None
+    limit_source: BudgetSource | None
     effective_group_id: UUID | None
     spent_micros: int
     remaining_micros: int | None

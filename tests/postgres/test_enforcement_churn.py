@@ -16,7 +16,6 @@ import random
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from threading import Barrier
-from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -34,9 +33,9 @@ from aigov import (
 )
 from aigov_memory import MemoryStore
 from aigov_postgres import PostgresStore
+from tests.postgres.test_enforcement_races import AMOUNT, reserve_from_a_process
 
 SYSTEM = Actor.system()
-AMOUNT = 60
 CALLERS = 32
 PRICE = {"input_price": 1_000_000, "output_price": 0, "cache_read_price": 0, "cache_write_price": 0}
 
@@ -184,21 +183,6 @@ def test_rounds_with_churn_on_postgres(postgres_url: URL, seed: int):
             store.close()
 
 
-def _reserve_until_refused(url: str, user: str, start: Any) -> list[Reservation]:
-    store = PostgresStore.from_url(url)
-    gov = Governance(store, entitlements={AI_GOVERNANCE})
-    granted = []
-    try:
-        store.schema_version()
-        start.wait()
-        for _ in range(CALLERS):
-            with suppress(BudgetExceededError):
-                granted.append(gov.reserve(user, AMOUNT))
-        return granted
-    finally:
-        store.close()
-
-
 @pytest.mark.aigov_postgres
 def test_rounds_with_churn_across_two_processes(postgres_url: URL):
     store = PostgresStore.from_url(postgres_url)
@@ -215,8 +199,8 @@ def test_rounds_with_churn_across_two_processes(postgres_url: URL):
                 assert effective.spend_limit_micros is not None
                 room = effective.spend_limit_micros - status.spent_micros - status.held_micros
                 start = manager.Barrier(2)
-                args = [url] * 2, [str(world.user)] * 2, [start] * 2
-                granted = [h for hs in pool.map(_reserve_until_refused, *args) for h in hs]
+                args = [url] * 2, [str(world.user)] * 2, [start] * 2, [CALLERS] * 2
+                granted = [h for hs in pool.map(reserve_from_a_process, *args) for h in hs]
                 assert len(granted) == min(2 * CALLERS, max(0, room) // AMOUNT)
                 live += granted
                 for n, hold in enumerate(live[::2]):

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import pytest
 from sqlalchemy.engine import URL
 
-from aigov import AI_GOVERNANCE, Actor, BudgetExceededError, Governance
+from aigov import AI_GOVERNANCE, Actor, BudgetExceededError, Governance, Reservation
 from aigov.cost import TokenUsage
 from aigov_postgres import PostgresStore
 
@@ -93,16 +93,18 @@ def test_32_threads_never_hold_more_than_the_limit(postgres_url: URL):
     assert held == 0
 
 
-def _reserve_all(url: str, user: str, start: Any) -> list[int]:
+def reserve_from_a_process(url: str, user: str, start: Any, attempts: int) -> list[Reservation]:
+    """In a process of its own: connect, wait for the others, then try ``attempts`` holds of
+    AMOUNT; the holds granted."""
     store = PostgresStore.from_url(url)
     gov = Governance(store, entitlements={AI_GOVERNANCE})
     granted = []
     try:
         store.schema_version()
         start.wait()
-        for _ in range(20):
+        for _ in range(attempts):
             with suppress(BudgetExceededError):
-                granted.append(gov.reserve(user, AMOUNT).amount_micros)
+                granted.append(gov.reserve(user, AMOUNT))
         return granted
     finally:
         store.close()
@@ -114,7 +116,8 @@ def test_two_processes_never_hold_more_than_the_limit(postgres_url: URL):
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, ProcessPoolExecutor(2, mp_context=context) as pool:
         start = manager.Barrier(2)
-        results = list(pool.map(_reserve_all, [url] * 2, [str(user)] * 2, [start] * 2))
-    held_total = sum(sum(r) for r in results)
+        args = [url] * 2, [str(user)] * 2, [start] * 2, [20] * 2
+        results = list(pool.map(reserve_from_a_process, *args))
+    held_total = sum(hold.amount_micros for holds in results for hold in holds)
     assert held_total == (LIMIT // AMOUNT) * AMOUNT
     assert totals(postgres_url)[3] == held_total
