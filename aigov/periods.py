@@ -5,6 +5,7 @@ zone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -60,19 +61,26 @@ def utc_day(instant: datetime) -> date:
 def period_window(instant: datetime, period: Period) -> PeriodWindow:
     """The period of kind ``period`` that contains ``instant``."""
     utc = check_instant(instant)
-    day = datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+    if period not in ("day", "week", "month"):
+        raise InvalidInputError(f"period must be 'day', 'week' or 'month', not {period!r}")
+    return _window_of_day(utc.date(), period)
+
+
+@lru_cache(maxsize=64)
+def _window_of_day(day: date, period: Period) -> PeriodWindow:
+    """A period depends only on the UTC day: the hot path asks for the same few, so they are
+    built once (a window is frozen)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     if period == "day":
-        start, end = day, day + timedelta(days=1)
+        end = start + timedelta(days=1)
     elif period == "week":
-        start = day - timedelta(days=day.weekday())
+        start -= timedelta(days=start.weekday())
         end = start + timedelta(days=7)
-    elif period == "month":
-        start = day.replace(day=1)
+    else:
+        start = start.replace(day=1)
         end = (
             start.replace(year=start.year + 1, month=1)
             if start.month == 12
             else start.replace(month=start.month + 1)
         )
-    else:
-        raise InvalidInputError(f"period must be 'day', 'week' or 'month', not {period!r}")
     return PeriodWindow(period=period, start=start, end=end)

@@ -162,7 +162,15 @@ class HoldRequest(BaseModel):
 
     def on(self, group_id: UUID) -> Reservation:
         """The reservation this request becomes on ``group_id``'s counter."""
-        return Reservation(group_id=group_id, **self.model_dump())
+        return Reservation(
+            id=self.id,
+            user_id=self.user_id,
+            group_id=group_id,
+            period_start=self.period_start,
+            amount_micros=self.amount_micros,
+            expires_at=self.expires_at,
+            created_at=self.created_at,
+        )
 
 
 class HoldOutcome(BaseModel):

@@ -728,7 +728,7 @@ def connection_pools(
     url: str | URL, *, pool_size: int = 5, max_overflow: int = 10, **engine_options: Any
 ) -> tuple[Engine, StatementPool]:
     """What ``PostgresStore.from_url`` connects with: SQLAlchemy's pool for units of work (LIFO,
-    hung-up connections replaced without a ping) and psycopg_pool's for the hot path."""
+    hung-up connections replaced without a ping) and a LIFO pool of its own for the hot path."""
     options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
     options |= {"pool_use_lifo": True} | engine_options
     engine = create_engine(normalize_url(url), **options)
@@ -738,6 +738,7 @@ def connection_pools(
         engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
         size=pool_size + max_overflow,
         connect_args=options.get("connect_args", {}),
+        timeout=options.get("pool_timeout", 30.0),
     )
     return engine, statements
 
@@ -775,7 +776,7 @@ class PostgresStore(Store):
         libpq URIs are accepted too). Connects lazily; an already migrated database needs no
         ``migrate()``. Two pools of ``pool_size`` (+ ``max_overflow``) connections each: one
         for units of work (SQLAlchemy's), one in autocommit for the hot path's single
-        statements (psycopg_pool's)."""
+        statements (``StatementPool``)."""
         engine, statements = connection_pools(
             url, pool_size=pool_size, max_overflow=max_overflow, **engine_options
         )
@@ -835,7 +836,7 @@ class PostgresStore(Store):
                         driver.autocommit = False
             finally:
                 pooled.close()
-        except (SQLAlchemyError, psycopg.Error) as exc:  # psycopg_pool's errors are psycopg's
+        except (SQLAlchemyError, psycopg.Error) as exc:
             raise translate(exc) from exc
 
     def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:

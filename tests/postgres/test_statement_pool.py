@@ -1,0 +1,135 @@
+"""The hot path's connection pool: LIFO, bounded, lazy; it keeps only healthy idle connections."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from aigov_postgres._hot_path import StatementPool
+from tests.postgres.conftest import libpq_uri
+
+pytestmark = pytest.mark.aigov_postgres
+
+BACKEND = "SELECT pg_backend_pid()"
+
+
+@pytest.fixture
+def pool(postgres_url: URL) -> Iterator[StatementPool]:
+    statements = StatementPool(libpq_uri(postgres_url), size=3, connect_args={}, timeout=0.5)
+    yield statements
+    statements.close()
+
+
+def backend(pool: StatementPool) -> int:
+    return int(pool.one_row(BACKEND, {})[0])
+
+
+def busy_backends(pool: StatementPool, count: int) -> set[int]:
+    """Run ``count`` statements at once, so the pool opens ``count`` connections."""
+    barrier = threading.Barrier(count)
+    seen: set[int] = set()
+
+    def hold() -> None:
+        barrier.wait()
+        seen.add(int(pool.one_row("SELECT pg_backend_pid() FROM pg_sleep(0.2)", {})[0]))
+
+    threads = [threading.Thread(target=hold) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return seen
+
+
+def test_connections_open_at_first_use_and_run_in_autocommit_at_read_committed(
+    pool: StatementPool,
+):
+    assert pool._idle == []
+    row = pool.one_row(
+        "SELECT current_setting('transaction_isolation'), now() = statement_timestamp()", {}
+    )
+    assert row == ("read committed", True)  # a transaction of its own: autocommit
+
+
+def test_a_lone_caller_always_gets_the_connection_used_last(pool: StatementPool):
+    opened = busy_backends(pool, 3)
+    assert len(opened) == 3
+    last = backend(pool)
+    assert {backend(pool) for _ in range(10)} == {last}
+
+
+def test_callers_beyond_the_size_wait_then_fail(pool: StatementPool, postgres_url: URL):
+    errors: list[BaseException] = []
+    threads = [
+        threading.Thread(target=pool.one_row, args=("SELECT pg_sleep(1.5) -- held", {}))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    with psycopg.connect(libpq_uri(postgres_url), autocommit=True) as watcher:
+        while watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%-- held'"
+            " AND pid <> pg_backend_pid()"
+        ).fetchone() != (3,):
+            time.sleep(0.01)
+    try:
+        pool.one_row("SELECT 1", {})
+    except psycopg.OperationalError as exc:
+        errors.append(exc)
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 1
+    assert "3 hot-path connections stayed busy" in str(errors[0])
+    assert pool.one_row("SELECT 1", {}) == (1,)
+
+
+def test_a_failed_statement_leaves_its_connection_usable(pool: StatementPool):
+    used = backend(pool)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        pool.one_row("SELECT 1 / 0", {})
+    assert backend(pool) == used
+
+
+def test_a_broken_connection_is_closed_not_kept(pool: StatementPool, postgres_url: URL):
+    used = backend(pool)
+    with pytest.raises(psycopg.OperationalError):
+        pool.one_row("SELECT pg_terminate_backend(pg_backend_pid())", {})
+    assert pool._idle == []
+    assert backend(pool) != used
+
+
+def test_connections_idle_longer_than_max_idle_are_closed(postgres_url: URL):
+    pool = StatementPool(libpq_uri(postgres_url), size=3, connect_args={}, max_idle=0.0)
+    try:
+        busy_backends(pool, 3)
+        assert len(pool._idle) < 3  # each give-back closed the oldest idle one
+        backend(pool)
+        assert len(pool._idle) == 1
+    finally:
+        pool.close()
+
+
+def test_close_closes_idle_connections_and_those_in_use_when_they_come_back(
+    pool: StatementPool,
+):
+    first = backend(pool)
+    returned = threading.Event()
+
+    def in_use() -> None:
+        pool.one_row("SELECT pg_sleep(0.3)", {})
+        returned.set()
+
+    thread = threading.Thread(target=in_use)
+    thread.start()
+    while pool._idle:  # until the thread has taken the idle connection
+        time.sleep(0.001)
+    pool.close()
+    thread.join()
+    assert returned.is_set()
+    assert pool._idle == []
+    assert backend(pool) != first  # the pool works on, with a new connection
