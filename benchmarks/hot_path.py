@@ -356,7 +356,7 @@ def _profile(store: PostgresStore, governance: Governance, user: UUID, calls: in
         driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     # The hot path's own pool lends the connection it took back last: the next call gets it.
-    hot = store._statements._idle[-1][0]  # type: ignore[union-attr]
+    hot = store._statements._idle[-1][0].connection  # type: ignore[union-attr]
     with count_round_trips(driver) as trips, count_round_trips(hot) as hot_trips:
         governance.reserve(user, 1)
     event.remove(engine, "before_cursor_execute", listen)

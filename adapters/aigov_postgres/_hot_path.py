@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -20,7 +21,7 @@ from psycopg.pq import TransactionStatus
 
 from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
-from aigov_postgres._liveness import hung_up
+from aigov_postgres._liveness import hung_up, readable
 from aigov_postgres._migrations import quote_ident
 
 __all__ = ["HotPathStatements", "StatementPool"]
@@ -198,15 +199,21 @@ class HotPathStatements:
         return BudgetAndSpend(effective=_effective(row), spent_micros=row[4], held_micros=row[5])
 
 
+class _Pooled(NamedTuple):
+    connection: psycopg.Connection[Any]
+    has_input: Callable[[], bool]  # the liveness check, made once per connection
+    generation: int  # the pool's when it opened: close() starts a new one
+
+
 class StatementPool:
     """Connections in autocommit for the hot path's single statements, at READ COMMITTED
     (SPEC §8.0) whatever the server's default. At most ``size`` are open; they open at first
-    use. A caller takes the connection used last (LIFO): a burst's extra connections go idle
-    and are closed after ``max_idle`` seconds, and under light load one warm backend serves
-    every call. psycopg_pool lends its connections in turn (FIFO), which on a quiet gateway
-    costs a cold backend per call (+150 µs a query, measured); SQLAlchemy's LIFO pool costs
-    twice this one's checkout. A connection the server hung up on is replaced at once: no
-    ping, no back-off."""
+    use, and a caller finding all busy waits up to ``timeout`` seconds. A caller takes the
+    connection given back last (LIFO): under light load one warm backend serves every call,
+    and the connections a burst opened go idle and are closed after ``max_idle`` seconds.
+    psycopg_pool lends its connections in turn (FIFO), which on a quiet gateway costs a cold
+    backend per call (+150 µs a query, measured); SQLAlchemy's LIFO pool costs twice this one's
+    checkout. A connection the server hung up on is replaced at once: no ping, no back-off."""
 
     def __init__(
         self,
@@ -220,61 +227,92 @@ class StatementPool:
         self._conninfo, self._size = conninfo, size
         self._kwargs = {**connect_args, "autocommit": True}
         self._timeout, self._max_idle = timeout, max_idle
-        self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
-        self._idle: list[tuple[psycopg.Connection[Any], float]] = []  # newest last
-        self._generation = 0  # close() starts a new one: older connections are not kept
+        self._free = threading.Condition(self._lock)
+        self._idle: list[tuple[_Pooled, float]] = []  # with when each came back; the last, last
+        self._open = 0  # idle and lent
+        self._waiting = 0
+        self._generation = 0
 
     def one_row(self, sql: str, parameters: dict[str, Any]) -> Any:
         """The row of one statement, run as its own transaction: one round trip."""
-        if not self._slots.acquire(timeout=self._timeout):
+        pooled = self._take()
+        try:
+            return pooled.connection.execute(sql, parameters).fetchone()
+        finally:
+            self._give_back(pooled)
+
+    def _take(self) -> _Pooled:
+        deadline = None
+        with self._lock:
+            while True:
+                if self._idle:
+                    pooled, _ = self._idle.pop()
+                    if not hung_up(pooled.connection, pooled.has_input):
+                        return pooled
+                    pooled.connection.close()
+                    self._open -= 1
+                elif self._open < self._size:
+                    self._open += 1
+                    generation = self._generation
+                    break
+                else:
+                    deadline = deadline or time.monotonic() + self._timeout
+                    self._wait_until(deadline)
+        try:
+            connection = psycopg.connect(self._conninfo, **self._kwargs)
+            connection.execute("SET default_transaction_isolation TO 'read committed'")
+        except BaseException:
+            with self._lock:
+                self._open -= 1
+                self._wake_one()
+            raise
+        return _Pooled(connection, readable(connection), generation)
+
+    def _wait_until(self, deadline: float) -> None:
+        """Wait (lock held) for a connection to come back, or room for one."""
+        left = deadline - time.monotonic()
+        self._waiting += 1
+        try:
+            woken = left > 0 and self._free.wait(left)
+        finally:
+            self._waiting -= 1
+        if not woken:
             raise psycopg.OperationalError(
                 f"all {self._size} hot-path connections stayed busy for {self._timeout:g} s"
             )
-        try:
-            connection, generation = self._take()
-            try:
-                return connection.execute(sql, parameters).fetchone()
-            finally:
-                self._give_back(connection, generation)
-        finally:
-            self._slots.release()
 
-    def _take(self) -> tuple[psycopg.Connection[Any], int]:
-        while True:
-            with self._lock:
-                generation = self._generation
-                if not self._idle:
-                    break
-                connection, _ = self._idle.pop()
-            if not hung_up(connection):
-                return connection, generation
-            connection.close()
-        connection = psycopg.connect(self._conninfo, **self._kwargs)
-        connection.execute("SET default_transaction_isolation TO 'read committed'")
-        return connection, generation
-
-    def _give_back(self, connection: psycopg.Connection[Any], generation: int) -> None:
+    def _give_back(self, pooled: _Pooled) -> None:
         """Keep a connection that is idle and healthy; close the oldest idle one when it has
         not been used for ``max_idle`` seconds."""
         now = time.monotonic()
-        usable = not connection.broken and connection.info.transaction_status == IDLE
+        connection = pooled.connection
+        usable = not connection.broken and connection.pgconn.transaction_status == IDLE
         closing: list[psycopg.Connection[Any]] = []
         with self._lock:
-            if usable and generation == self._generation:
-                self._idle.append((connection, now))
+            if usable and pooled.generation == self._generation:
+                self._idle.append((pooled, now))
             else:
                 closing.append(connection)
             if self._idle and now - self._idle[0][1] > self._max_idle:
-                closing.append(self._idle.pop(0)[0])
+                closing.append(self._idle.pop(0)[0].connection)
+            self._open -= len(closing)
+            self._wake_one()
         for unused in closing:
             unused.close()
+
+    def _wake_one(self) -> None:
+        """Tell one waiting caller that a connection, or room for one, is free (lock held)."""
+        if self._waiting:
+            self._free.notify()
 
     def close(self) -> None:
         """Close the idle connections, and those in use as they come back; the next statement
         opens new ones."""
         with self._lock:
             idle, self._idle = self._idle, []
+            self._open -= len(idle)
             self._generation += 1
-        for connection, _ in idle:
-            connection.close()
+            self._free.notify_all()
+        for pooled, _ in idle:
+            pooled.connection.close()

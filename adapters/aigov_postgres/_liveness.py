@@ -9,6 +9,7 @@ call, and catches what a ping catches on an idle connection; a pool that finds o
 from __future__ import annotations
 
 import select
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -16,22 +17,31 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
-__all__ = ["drop_hung_up_connections", "hung_up"]
+__all__ = ["drop_hung_up_connections", "hung_up", "readable"]
 
 _poll = getattr(select, "poll", None)
 
 
-def hung_up(connection: psycopg.Connection[Any]) -> bool:
+def readable(connection: psycopg.Connection[Any]) -> Callable[[], bool]:
+    """Whether the connection's socket has anything to read: built once per connection, as the
+    hot path's pool does, it costs one system call."""
+    fd = connection.fileno()
+    if _poll is None:  # pragma: no cover - platforms without poll(2)
+        return lambda: bool(select.select([fd], [], [], 0)[0])
+    poller = _poll()
+    poller.register(fd, select.POLLIN)
+    return lambda: bool(poller.poll(0))
+
+
+def hung_up(
+    connection: psycopg.Connection[Any], has_input: Callable[[], bool] | None = None
+) -> bool:
     """Whether an idle connection is closed, broken, or has anything to read (it should not:
-    an idle session receives nothing unless it listens for notifications, which aigov's do not)."""
+    an idle session receives nothing unless it listens for notifications, which aigov's do not).
+    ``has_input`` is the connection's ``readable`` check, when kept."""
     if connection.closed or connection.broken:
         return True
-    if _poll is None:  # pragma: no cover - platforms without poll(2)
-        readable, _, _ = select.select([connection.fileno()], [], [], 0)
-        return bool(readable)
-    poller = _poll()
-    poller.register(connection.fileno(), select.POLLIN)
-    return bool(poller.poll(0))
+    return (has_input or readable(connection))()
 
 
 def drop_hung_up_connections(engine: Engine) -> None:
