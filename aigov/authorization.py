@@ -197,13 +197,21 @@ def may(actor: Actor, need: Need, facts: Facts) -> bool:
 def authorize(actor: Actor, action: str, needs: Sequence[Need], facts: Facts) -> None:
     """Raise unless ``actor`` holds every need (SPEC §6.2): NotFoundError when any resource may
     not be read (its existence is not disclosed), else ForbiddenError."""
+    if actor.user_id is None:
+        return  # the system may do everything
+    proven: list[Need] = []
     for need in needs:
-        read = _READ_OF.get(need.permission, need.permission)
         resource = _RESOURCE_OF.get(need.permission)
-        if resource is not None and not may(actor, Need(read, need.key), facts):
+        if resource is None:
+            continue
+        read = (
+            need if need.permission not in _READ_OF else Need(_READ_OF[need.permission], need.key)
+        )
+        if not may(actor, read, facts):
             raise NotFoundError(f"{resource} {need.key} not found", resource=resource, key=need.key)
+        proven.append(read)
     for need in needs:
-        if not may(actor, need, facts):
+        if need not in proven and not may(actor, need, facts):
             resource = _RESOURCE_OF.get(need.permission, need.permission)
             raise ForbiddenError(
                 f"{actor} may not {action}: it needs {GRANTS[need.permission].title!r}",

@@ -7,6 +7,7 @@ period counter in the same transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -147,18 +148,18 @@ class SpendCounter(BaseModel):
     held_micros: int
 
 
-class HoldRequest(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldRequest:
     """A hold to take on whichever counter the user's effective group has in the period: the
-    store resolves the group and takes the hold in one operation (SPEC §8.3)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    store resolves the group and takes the hold in one operation (SPEC §8.3). ``Governance``
+    builds it from values it has checked; ``on`` validates the reservation it becomes."""
 
     id: UUID
     user_id: UUID
-    period_start: AwareDatetime
-    amount_micros: Micros
-    expires_at: AwareDatetime
-    created_at: AwareDatetime
+    period_start: datetime
+    amount_micros: int
+    expires_at: datetime
+    created_at: datetime
 
     def on(self, group_id: UUID) -> Reservation:
         """The reservation this request becomes on ``group_id``'s counter."""
@@ -173,12 +174,12 @@ class HoldRequest(BaseModel):
         )
 
 
-class HoldOutcome(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldOutcome:
     """What a store's reserve operation found and did: the effective budget it enforced, the
     reservation when the hold fit (None when it did not, or the user has no group), and the
-    counter's spent and held as the decision saw them."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    counter's spent and held as the decision saw them. A plain dataclass: a store builds it
+    from values it has already checked, once per call of the hot path."""
 
     effective: EffectiveBudget
     reservation: Reservation | None
@@ -186,11 +187,11 @@ class HoldOutcome(BaseModel):
     held_micros: int
 
 
-class BudgetAndSpend(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetAndSpend:
     """A user's effective budget and, on its group's counter in one period, the spend and the
-    live holds: the hot path's "may I still spend?" read, one query on PostgreSQL."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    live holds: the hot path's "may I still spend?" read, one query on PostgreSQL (a dataclass,
+    as ``HoldOutcome``)."""
 
     effective: EffectiveBudget
     spent_micros: int

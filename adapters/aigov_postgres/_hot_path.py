@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -35,7 +36,8 @@ IDLE = TransactionStatus.IDLE
 #    that are not deleted, ties to the earliest organization membership, then the smallest id;
 # 3. else no limit, in the Everyone group (id = the organization's) of the default organization
 #    if the user is a member of it, else of the earliest joined (then smallest id); no row when
-#    the user belongs to no organization that is not deleted.
+#    the user belongs to no organization that is not deleted (or is unknown: the store asks).
+# Each policy has its statements, so that the sort is on the column itself.
 _CHOSEN = """
 live AS (
     SELECT om.organization_id, om.created_at AS joined_at, o.is_default
@@ -56,9 +58,7 @@ chosen AS (
          JOIN {s}.group_ai_budgets AS b ON b.group_id = v.group_id
          JOIN live ON live.organization_id = v.organization_id
          WHERE v.user_id = %(user)s
-         ORDER BY CASE WHEN %(policy)s = 'lowest' THEN b.spend_limit_micros
-                       ELSE -b.spend_limit_micros END,
-                  live.joined_at, b.group_id
+         ORDER BY b.spend_limit_micros {order}, live.joined_at, b.group_id
          LIMIT 1)
         UNION ALL
         (SELECT NULL::bigint, organization_id, NULL, 3
@@ -122,8 +122,7 @@ hold AS (
     FROM chosen
     WHERE EXISTS (SELECT FROM counter)
 )
-SELECT chosen.group_id IS NOT NULL OR EXISTS (SELECT FROM {s}.users WHERE id = %(user)s),
-       chosen.spend_limit_micros, chosen.group_id, chosen.source,
+SELECT chosen.spend_limit_micros, chosen.group_id, chosen.source,
        EXISTS (SELECT FROM counter),
        coalesce((SELECT spent_micros FROM counter), (SELECT spent_micros FROM unheld),
                 (SELECT spent_micros FROM seen), 0),
@@ -135,8 +134,7 @@ LEFT JOIN chosen ON true
 
 _BUDGET_AND_SPEND = """
 WITH {chosen}
-SELECT chosen.group_id IS NOT NULL OR EXISTS (SELECT FROM {s}.users WHERE id = %(user)s),
-       chosen.spend_limit_micros, chosen.group_id, chosen.source,
+SELECT chosen.spend_limit_micros, chosen.group_id, chosen.source,
        coalesce((SELECT c.spent_micros FROM {s}.ai_spend_counters AS c
                  WHERE c.user_id = %(user)s AND c.group_id = chosen.group_id
                    AND c.period_start = %(period)s), 0),
@@ -149,23 +147,37 @@ LEFT JOIN chosen ON true
 
 
 def _effective(row: Any) -> EffectiveBudget:
-    return EffectiveBudget(spend_limit_micros=row[1], group_id=row[2], source=row[3])
+    return _effective_budget(row[0], row[1], row[2])
+
+
+@lru_cache(maxsize=4096)
+def _effective_budget(limit: int | None, group: UUID | None, source: str | None) -> EffectiveBudget:
+    """Budgets are few and frozen: each is validated once, then shared by every call."""
+    return EffectiveBudget.model_validate(
+        {"spend_limit_micros": limit, "group_id": group, "source": source}
+    )
 
 
 class HotPathStatements:
-    """The statements for one schema, and how to read their single row."""
+    """The statements for one schema, and how to read their single row. A row without a group
+    is a user in no organization, or an unknown one: ``user_exists`` tells which (rare, so the
+    statements leave the users table out)."""
 
     def __init__(self, schema: str) -> None:
         quoted = quote_ident(schema)
-        chosen = _CHOSEN.format(s=quoted)
-        self.reserve = _RESERVE.format(s=quoted, chosen=chosen)
-        self.budget_and_spend = _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen)
+        self.reserve: dict[BudgetPolicy, str] = {}
+        self.budget_and_spend: dict[BudgetPolicy, str] = {}
+        orders: tuple[tuple[BudgetPolicy, str], ...] = (("highest", "DESC"), ("lowest", "ASC"))
+        for policy, order in orders:
+            chosen = _CHOSEN.format(s=quoted, order=order)
+            self.reserve[policy] = _RESERVE.format(s=quoted, chosen=chosen)
+            self.budget_and_spend[policy] = _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen)
+        self.user_exists = f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = %(user)s)"
 
     @staticmethod
-    def reserve_parameters(request: HoldRequest, policy: BudgetPolicy) -> dict[str, Any]:
+    def reserve_parameters(request: HoldRequest) -> dict[str, Any]:
         return {
             "user": request.user_id,
-            "policy": policy,
             "period": request.period_start,
             "now": request.created_at,
             "amount": request.amount_micros,
@@ -174,29 +186,23 @@ class HotPathStatements:
         }
 
     @staticmethod
-    def hold_outcome(row: Any, request: HoldRequest) -> HoldOutcome | None:
-        known, granted, spent, held = row[0], row[4], row[5], row[6]
-        if not known:
-            return None
-        effective = _effective(row)
-        reservation = (
-            request.on(effective.group_id) if granted and effective.group_id is not None else None
-        )
+    def hold_outcome(row: Any, request: HoldRequest) -> HoldOutcome:
+        effective, granted = _effective(row), row[3]
+        group = effective.group_id
         return HoldOutcome(
-            effective=effective, reservation=reservation, spent_micros=spent, held_micros=held
+            effective=effective,
+            reservation=request.on(group) if granted and group is not None else None,
+            spent_micros=row[4],
+            held_micros=row[5],
         )
 
     @staticmethod
-    def budget_parameters(
-        user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
-    ) -> dict[str, Any]:
-        return {"user": user_id, "policy": policy, "period": period_start, "now": now}
+    def budget_parameters(user_id: UUID, period_start: datetime, now: datetime) -> dict[str, Any]:
+        return {"user": user_id, "period": period_start, "now": now}
 
     @staticmethod
-    def budget_and_spend_of(row: Any) -> BudgetAndSpend | None:
-        if not row[0]:
-            return None
-        return BudgetAndSpend(effective=_effective(row), spent_micros=row[4], held_micros=row[5])
+    def budget_and_spend_of(row: Any) -> BudgetAndSpend:
+        return BudgetAndSpend(effective=_effective(row), spent_micros=row[3], held_micros=row[4])
 
 
 class _Pooled(NamedTuple):

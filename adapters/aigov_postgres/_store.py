@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -743,6 +743,9 @@ def connection_pools(
     return engine, statements
 
 
+_Found = TypeVar("_Found", HoldOutcome, BudgetAndSpend)
+
+
 class PostgresStore(Store):
     """A store in one schema of a PostgreSQL database (15 or newer). Safe to share between
     threads: each unit of work takes a pooled connection for the length of one transaction."""
@@ -841,15 +844,22 @@ class PostgresStore(Store):
 
     def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
         """One statement: resolve, expire, guard and hold (``_hot_path``)."""
-        row = self._one_row(self._hot.reserve, self._hot.reserve_parameters(request, policy))
-        return self._hot.hold_outcome(row, request)
+        row = self._one_row(self._hot.reserve[policy], self._hot.reserve_parameters(request))
+        return self._known(self._hot.hold_outcome(row, request), request.user_id)
 
     def budget_and_spend(
         self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
     ) -> BudgetAndSpend | None:
         """One query: resolve, then the counter's spend and the live holds (``_hot_path``)."""
-        parameters = self._hot.budget_parameters(user_id, period_start, now, policy)
-        return self._hot.budget_and_spend_of(self._one_row(self._hot.budget_and_spend, parameters))
+        parameters = self._hot.budget_parameters(user_id, period_start, now)
+        row = self._one_row(self._hot.budget_and_spend[policy], parameters)
+        return self._known(self._hot.budget_and_spend_of(row), user_id)
+
+    def _known(self, found: _Found, user_id: UUID) -> _Found | None:
+        """``found``, or None when it has no group because the user is unknown."""
+        if found.effective.group_id is not None:
+            return found
+        return found if self._one_row(self._hot.user_exists, {"user": user_id})[0] else None
 
     def close(self) -> None:
         """Close the pooled connections; a later unit of work opens new ones."""
