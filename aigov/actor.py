@@ -38,6 +38,8 @@ class Actor(BaseModel):
         cls, user_id: UUID | str, *, site_roles: frozenset[SiteRole] | tuple[SiteRole, ...] = ()
     ) -> Actor:
         """A user of the host system with the given deployment-wide roles."""
+        if site_roles == ():  # the default: nothing to validate but the id
+            return validated(cls, user_id=user_id)
         return validated(cls, user_id=user_id, site_roles=site_roles)
 
     @property
