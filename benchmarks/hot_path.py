@@ -416,8 +416,10 @@ def _held(governance: Governance, users: Sequence[UUID]) -> list[int]:
     return [governance.spend_status(Actor.user(u), u).held_micros for u in users]
 
 
-def _profile(store: PostgresStore, governance: Governance, user: UUID, calls: int) -> Profile:
-    """Statements and round trips of one ``reserve``; where the time of ``calls`` goes."""
+def _profile(
+    store: PostgresStore, call: Callable[[], object], statement: str, calls: int
+) -> Profile:
+    """Statements and round trips of one ``call()``; where the time of ``calls`` of them goes."""
     statements: list[str] = []
 
     def listen(*args: Any) -> None:
@@ -425,7 +427,7 @@ def _profile(store: PostgresStore, governance: Governance, user: UUID, calls: in
 
     engine = store.engine
     event.listen(engine, "before_cursor_execute", listen)
-    governance.reserve(user, 1)
+    call()
     statements.clear()
     with engine.connect() as connection:  # the pool's one connection: the next call gets it
         driver = connection.connection.driver_connection
@@ -433,15 +435,16 @@ def _profile(store: PostgresStore, governance: Governance, user: UUID, calls: in
     # The hot path's own pool lends the connection it took back last: the next call gets it.
     hot = store._statements._idle[-1][0].connection  # type: ignore[union-attr]
     with count_round_trips(driver) as trips, count_round_trips(hot) as hot_trips:
-        governance.reserve(user, 1)
+        call()
     event.remove(engine, "before_cursor_execute", listen)
     if hot_trips[0]:  # one round trip per statement: no pipeline on the hot path
-        statements += [f"(hot path pool) {reserve_statement(store)}"] * hot_trips[0]
+        shown = " ".join(statement.split())[:110]
+        statements += [f"(hot path pool) {shown}"] * hot_trips[0]
     trips[0] += hot_trips[0]
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
-        governance.reserve(user, 1)
+        call()
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
@@ -463,11 +466,6 @@ def _profile(store: PostgresStore, governance: Governance, user: UUID, calls: in
         where=sorted(((k, v / total) for k, v in buckets.items()), key=lambda kv: -kv[1]),
         top=[item for item in top if "benchmarks" not in item[0]][:12],
     )
-
-
-def reserve_statement(store: PostgresStore) -> str:
-    """The hot path's reserve statement, shortened as the listener shortens SQLAlchemy's."""
-    return " ".join(store._hot.reserve["highest"].split())[:110]
 
 
 def _bucket(path: str, name: str) -> str:
@@ -601,7 +599,19 @@ def _profiles(url: Any, users: Sequence[UUID], quick: bool) -> dict[str, Profile
     store = PostgresStore.from_url(url, pool_size=1, max_overflow=0)
     try:
         governance = Governance(store, entitlements=ENTITLED)
-        return {"reserve": _profile(store, governance, users[1], 20 if quick else 500)}
+        calls = 20 if quick else 500
+        reserver, asker = users[1], users[USERS + 1]
+        return {
+            "reserve": _profile(
+                store, lambda: governance.reserve(reserver, 1), store._hot.reserve["highest"], calls
+            ),
+            "spend_status": _profile(
+                store,
+                lambda: governance.spend_status(Actor.user(asker), asker),
+                store._hot.budget_and_spend["highest"],
+                calls,
+            ),
+        }
     finally:
         store.close()
 
