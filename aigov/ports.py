@@ -405,6 +405,25 @@ class UnitOfWork(
 ):
     """Everything one transaction can do; later concerns (spend) join here."""
 
+    def budgets_and_spend(
+        self, user_ids: Sequence[UUID], period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> dict[UUID, BudgetAndSpend]:
+        """``Store.budget_and_spend`` of many users, read in this unit of work: an entry for
+        each known user. The default asks user by user; a store may answer all at once."""
+        found: dict[UUID, BudgetAndSpend] = {}
+        for user in user_ids:
+            facts = self.resolution_facts(user)
+            if facts is None:
+                continue
+            effective = resolve(facts, policy)
+            spent, held = (
+                (0, 0)
+                if effective.group_id is None
+                else self.spend_in_period(user, effective.group_id, period_start, now)
+            )
+            found[user] = BudgetAndSpend(effective=effective, spent_micros=spent, held_micros=held)
+        return found
+
 
 class Store(Protocol):
     """A place where aigov keeps its state. Safe to share between threads."""
@@ -440,13 +459,4 @@ class Store(Protocol):
         ``period_start``; 0 and 0 when the user has no group. None for an unknown user. The
         default composes units of work; a store may answer it with one query."""
         with self.transaction() as uow:
-            facts = uow.resolution_facts(user_id)
-            if facts is None:
-                return None
-            effective = resolve(facts, policy)
-            spent, held = (
-                (0, 0)
-                if effective.group_id is None
-                else uow.spend_in_period(user_id, effective.group_id, period_start, now)
-            )
-            return BudgetAndSpend(effective=effective, spent_micros=spent, held_micros=held)
+            return uow.budgets_and_spend([user_id], period_start, now, policy).get(user_id)

@@ -101,10 +101,13 @@ def _missing(resource: str, key: object, message: str) -> NotFoundError:
 
 
 class _PostgresUnitOfWork(UnitOfWork):
-    def __init__(self, connection: Connection, seed: SeedStatement, schema: str) -> None:
+    def __init__(
+        self, connection: Connection, seed: SeedStatement, schema: str, hot: HotPathStatements
+    ) -> None:
         self._c = connection
         self._seed = seed
         self._schema = schema
+        self._hot = hot
         self._context: tuple[str, datetime] | None = None
 
     def _one_or_missing(self, statement: Any, resource: str, key: object, message: str) -> Row[Any]:
@@ -508,6 +511,35 @@ class _PostgresUnitOfWork(UnitOfWork):
                 .values(held_micros=counters.c.held_micros - reservation.amount_micros)
             )
 
+    def budgets_and_spend(
+        self, user_ids: Sequence[UUID], period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> dict[UUID, BudgetAndSpend]:
+        """The hot path's query for each user, pipelined: one round trip for them all, and one
+        more when some have no group (to tell users in no organization from unknown ones)."""
+        driver = self._c.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        statement = self._hot.budget_and_spend[policy]
+        with driver.pipeline():
+            cursors = [
+                driver.execute(statement, self._hot.budget_parameters(user, period_start, now))
+                for user in user_ids
+            ]
+        found = {
+            user: self._hot.budget_and_spend_of(cursor.fetchone())
+            for user, cursor in zip(user_ids, cursors, strict=True)
+        }
+        groupless = [user for user, each in found.items() if each.effective.group_id is None]
+        known = (
+            set(self._c.scalars(select(t.users.c.id).where(t.users.c.id.in_(groupless))))
+            if groupless
+            else set()
+        )
+        return {
+            user: each
+            for user, each in found.items()
+            if each.effective.group_id is not None or user in known
+        }
+
     def spend_in_period(
         self, user_id: UUID, group_id: UUID, period_start: datetime, now: datetime
     ) -> tuple[int, int]:
@@ -819,7 +851,7 @@ class PostgresStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
         with self._connection() as connection:
-            yield _PostgresUnitOfWork(connection, self._seed, self._schema)
+            yield _PostgresUnitOfWork(connection, self._seed, self._schema, self._hot)
 
     def _one_row(self, sql: str, parameters: dict[str, Any]) -> Any:
         """The row of one statement run on its own, as its own transaction (autocommit): one

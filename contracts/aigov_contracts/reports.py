@@ -17,6 +17,7 @@ from aigov import (
     NotFoundError,
     SiteRole,
     Store,
+    _report_calls,
 )
 from aigov.cost import TokenUsage
 from aigov_contracts.clock import ManualClock
@@ -102,6 +103,29 @@ class ReportContract(DirectoryFixtures):
         ] == [team[2]]
         first = gov.group_members_report(SYSTEM, group, limit=2)
         assert gov.group_members_report(SYSTEM, group, after=first[-1].user_id) == rows[2:]
+
+    def test_a_report_longer_than_a_batch_is_the_same(
+        self,
+        gov: Governance,
+        group: UUID,
+        team: list[UUID],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Members are read a batch at a time (one round trip each on PostgreSQL): pages and
+        the over-budget filter cross batches unchanged, and each line agrees with the member's
+        own spend status."""
+        whole = gov.group_members_report(SYSTEM, group)
+        monkeypatch.setattr(_report_calls, "MEMBERS_AT_ONCE", 2)
+        assert gov.group_members_report(SYSTEM, group) == whole
+        assert gov.group_members_report(SYSTEM, group, over_budget_only=True) == whole[2:]
+        assert gov.group_members_report(SYSTEM, group, after=team[0], limit=1) == whole[1:2]
+        for row in whole:
+            status = gov.spend_status(SYSTEM, row.user_id)
+            assert (row.spend_limit_micros, row.effective_group_id, row.spent_micros) == (
+                status.spend_limit_micros,
+                status.group_id,
+                status.spent_micros,
+            )
 
     def test_members_whose_spend_goes_elsewhere_show_it(
         self, gov: Governance, org: UUID, group: UUID, team: list[UUID]

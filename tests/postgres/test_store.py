@@ -14,6 +14,7 @@ from aigov import AI_GOVERNANCE, Actor, Governance, InvalidInputError, StorageEr
 from aigov_postgres import PostgresStore, normalize_url
 from aigov_postgres import schema as declared
 from aigov_postgres._migrations import latest_version
+from benchmarks._support import count_round_trips
 from tests.postgres.conftest import SCHEMA, Directory, libpq_uri
 
 pytestmark = pytest.mark.aigov_postgres
@@ -196,5 +197,27 @@ def test_a_store_on_a_bare_engine_runs_the_hot_path_on_its_connections(postgres_
         assert gov.spend_status(Actor.system(), user).held_micros == 60
         with store.engine.connect() as connection:
             assert connection.connection.driver_connection.autocommit is False
+    finally:
+        store.close()
+
+
+def test_the_group_members_report_reads_members_in_batches(postgres_url: URL, sql: Directory):
+    """A group of 450 members: a few round trips, not several per member."""
+    organization = sql.organization()
+    group = sql.group(organization)
+    for _ in range(450):
+        user = sql.user()
+        sql.org_member(user, organization)
+        sql.group_member(user, group)
+    store = PostgresStore.from_url(postgres_url, schema=SCHEMA, pool_size=1, max_overflow=0)
+    try:
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        assert gov.group_members_report(Actor.system(), group, over_budget_only=True) == []
+        with store.engine.connect() as connection:  # the pool's one connection
+            driver = connection.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with count_round_trips(driver) as trips:
+            assert gov.group_members_report(Actor.system(), group, over_budget_only=True) == []
+        assert trips[0] < 20  # 3 pipelined batches among them; read member by member: > 1,000
     finally:
         store.close()
