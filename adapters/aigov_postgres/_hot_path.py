@@ -128,8 +128,7 @@ SELECT chosen.spend_limit_micros, chosen.group_id, chosen.source,
                 (SELECT spent_micros FROM seen), 0),
        coalesce((SELECT held_micros FROM counter), (SELECT held_micros FROM unheld),
                 (SELECT held_micros FROM seen), 0)
-FROM (SELECT) AS one
-LEFT JOIN chosen ON true
+FROM chosen
 """
 
 _BUDGET_AND_SPEND = """
@@ -141,8 +140,7 @@ SELECT chosen.spend_limit_micros, chosen.group_id, chosen.source,
        (SELECT coalesce(sum(r.amount_micros), 0)::bigint FROM {s}.ai_spend_reservations AS r
         WHERE r.user_id = %(user)s AND r.group_id = chosen.group_id
           AND r.period_start = %(period)s AND r.state = 'held' AND r.expires_at > %(now)s)
-FROM (SELECT) AS one
-LEFT JOIN chosen ON true
+FROM chosen
 """
 
 
@@ -158,10 +156,13 @@ def _effective_budget(limit: int | None, group: UUID | None, source: str | None)
     )
 
 
+NO_GROUP = EffectiveBudget(spend_limit_micros=None, group_id=None, source=None)
+
+
 class HotPathStatements:
-    """The statements for one schema, and how to read their single row. A row without a group
-    is a user in no organization, or an unknown one: ``user_exists`` tells which (rare, so the
-    statements leave the users table out)."""
+    """The statements for one schema, and how to read their row. No row is a user in no
+    organization, or an unknown one: ``user_exists`` tells which (rare, so the statements leave
+    the users table out)."""
 
     def __init__(self, schema: str) -> None:
         quoted = quote_ident(schema)
@@ -187,11 +188,12 @@ class HotPathStatements:
 
     @staticmethod
     def hold_outcome(row: Any, request: HoldRequest) -> HoldOutcome:
+        if row is None:
+            return HoldOutcome(effective=NO_GROUP, reservation=None, spent_micros=0, held_micros=0)
         effective, granted = _effective(row), row[3]
-        group = effective.group_id
         return HoldOutcome(
             effective=effective,
-            reservation=request.on(group) if granted and group is not None else None,
+            reservation=request.on(row[1]) if granted else None,
             spent_micros=row[4],
             held_micros=row[5],
         )
@@ -202,6 +204,8 @@ class HotPathStatements:
 
     @staticmethod
     def budget_and_spend_of(row: Any) -> BudgetAndSpend:
+        if row is None:
+            return BudgetAndSpend(effective=NO_GROUP, spent_micros=0, held_micros=0)
         return BudgetAndSpend(effective=_effective(row), spent_micros=row[3], held_micros=row[4])
 
 
