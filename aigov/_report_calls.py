@@ -21,7 +21,6 @@ from aigov._validation import as_uuid
 from aigov.actor import Actor
 from aigov.authorization import Need
 from aigov.exceptions import InvalidInputError
-from aigov.periods import period_window
 from aigov.ports import UnitOfWork
 from aigov.spend import BudgetAndSpend, GroupSummary, MemberSpend
 
@@ -59,7 +58,7 @@ class ReportCalls(Service):
                 raise InvalidInputError(f"at most {MAX_GROUPS} groups per call, not {len(chosen)}")
         start = _optional_uuid(after, "after")
         _check_actor(actor)
-        window = period_window(self._now(), self._settings.period)
+        window = self._period_of(self._now())
 
         def work(uow: UnitOfWork) -> list[GroupSummary]:
             _found(uow.get_organization(organization), "organization", organization)
@@ -121,7 +120,7 @@ class ReportCalls(Service):
         count = _page_size(limit, MAX_GROUPS)
         _check_actor(actor)
         now = self._now()
-        window = period_window(now, self._settings.period)
+        window = self._period_of(now)
         policy = self._settings.budget_policy
 
         def work(uow: UnitOfWork) -> list[MemberSpend]:

@@ -38,7 +38,7 @@ from aigov.exceptions import (
     TransientError,
 )
 from aigov.money import Micros
-from aigov.periods import Period
+from aigov.periods import Period, PeriodWindow, period_window
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import (
     Identifier,
@@ -124,6 +124,7 @@ class Service:
         self._settings_lock = threading.Lock()
         self._clock = clock
         self._ids = ids
+        self._window: PeriodWindow | None = None
 
     @property
     def store(self) -> Store:
@@ -146,6 +147,14 @@ class Service:
                 f"the clock returned a naive datetime ({now!r}); use aware ones"
             )
         return now
+
+    def _period_of(self, instant: datetime) -> PeriodWindow:
+        """The configured period containing ``instant``: the last one found, while it lasts
+        (the hot path asks for the current period on every call)."""
+        window = self._window
+        if window is None or not window.start <= instant < window.end:
+            window = self._window = period_window(instant, self._settings.period)
+        return window
 
     def _directory_write(self, actor: Actor, action: str, resource: str) -> None:
         """Directory writes belong to the host's identity sync (SPEC §6.1: system only)."""

@@ -14,7 +14,7 @@ from aigov.exceptions import (
     InvalidInputError,
     UnknownPriceError,
 )
-from aigov.periods import check_instant, period_window, utc_day
+from aigov.periods import check_instant, utc_day
 from aigov.ports import UnitOfWork
 from aigov.prices import (
     ModelKey,
@@ -70,7 +70,7 @@ class SpendCalls(Service):
         user = as_uuid(user_id, "user_id")
         _check_actor(actor)
         now = self._now()
-        window = period_window(now, self._settings.period)
+        window = self._period_of(now)
         authorize(
             actor, "read the spend of", [Need("read_user", user)], _FactsOnDemand(self._store)
         )
@@ -169,7 +169,7 @@ class SpendCalls(Service):
             cost=cost_of(tokens, price),
             at=instant,
             day=utc_day(instant),
-            period_start=period_window(instant, self._settings.period).start,
+            period_start=self._period_of(instant).start,
             idempotency_key=idempotency_key,
             reservation=reservation,
         )
@@ -230,7 +230,7 @@ class SpendCalls(Service):
         request = HoldRequest(
             id=self._ids(),
             user_id=user,
-            period_start=period_window(now, self._settings.period).start,
+            period_start=self._period_of(now).start,
             amount_micros=amount,
             expires_at=check_instant(now + ttl, "the hold's expiry"),
             created_at=now,
