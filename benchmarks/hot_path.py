@@ -563,11 +563,11 @@ def _measure(  # noqa: PLR0917 - private, called once
     quick: bool,
     log: Callable[[str], None],
 ) -> None:
-    """Every implementation, user mix and concurrency; three interleaved rounds each. The
+    """Every implementation, user mix and concurrency; six interleaved rounds each. The
     memory store makes a quarter of the calls: it scans its tables, so it is slow with 2,000
     users, and its numbers matter less."""
     implementations = _implementations(governance, in_memory, floors)
-    rounds, calls = (1, 32) if quick else (4, 300)
+    rounds, calls = (1, 32) if quick else (6, 200)
     reserving, asking = users[:USERS], users[USERS:]
     for user_mix, hot in (("one hot user", True), ("1,000 users", False)):
         for callers in CONCURRENCY:
