@@ -564,8 +564,7 @@ def _measure(  # noqa: PLR0917 - private, called once
     log: Callable[[str], None],
 ) -> None:
     """Every implementation, user mix and concurrency; six interleaved rounds each. The
-    memory store makes a quarter of the calls: it scans its tables, so it is slow with 2,000
-    users, and its numbers matter less."""
+    memory store makes a quarter of the calls: its numbers matter less here."""
     implementations = _implementations(governance, in_memory, floors)
     rounds, calls = (1, 32) if quick else (6, 200)
     reserving, asking = users[:USERS], users[USERS:]

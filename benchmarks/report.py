@@ -152,8 +152,8 @@ def _hot_path(report: HotPathReport) -> list[str]:
         " each call checks its input, reads and checks the clock, decides the caller's rights,"
         " and builds the models it returns (about 25 µs of Python for `spend_status`, 35 µs for"
         " `reserve`, measured alone); it takes a connection from aigov's pool and gives it back"
-        " (about 10 µs); and the reserve statement also reads the counter back, locked, when a"
-        " hold does not fit. Those costs are fixed per call, so the ratio is highest where the"
+        " (about 10 µs). A refused reserve reads the counter in a second statement (none is"
+        " refused here). Those costs are fixed per call, so the ratio is highest where the"
         " statement is cheapest (the spend query, 1 caller); with 16 threads on 2 cores they"
         " also wait for the GIL. Every statement is one round trip, prepared by psycopg after"
         " a few runs, like the floors.",

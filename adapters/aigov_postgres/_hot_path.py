@@ -75,8 +75,9 @@ chosen AS (
 # the upsert does it; when it does not, "unheld" does (the upsert only locked the row then).
 # Locks are taken in the order settle and release take them, holds before their counter: the
 # counter's rows come FROM freed, so the expired holds are locked first on every path. A refusal
-# reports the counter as the guard judged it, the newest row: "seen" locks it FOR SHARE, which
-# reads the latest version after a wait, where the statement's snapshot may be older.
+# that freed nothing returns no counter: the statement's snapshot may be older than the row the
+# guard judged (after a wait), so the store reads the committed row next (``counter``), once the
+# refusal is known: the rare path pays the second round trip, not every grant.
 _RESERVE = """
 WITH {chosen},
 expired AS (
@@ -108,13 +109,6 @@ unheld AS (
       AND freed.micros > 0 AND NOT EXISTS (SELECT FROM counter)
     RETURNING c.spent_micros, c.held_micros
 ),
-seen AS (
-    SELECT c.spent_micros, c.held_micros
-    FROM {s}.ai_spend_counters AS c, chosen
-    WHERE c.user_id = %(user)s AND c.group_id = chosen.group_id AND c.period_start = %(period)s
-      AND NOT EXISTS (SELECT FROM counter) AND NOT EXISTS (SELECT FROM unheld)
-    FOR SHARE OF c
-),
 hold AS (
     INSERT INTO {s}.ai_spend_reservations
         (id, user_id, group_id, period_start, amount_micros, expires_at, created_at, state)
@@ -124,10 +118,8 @@ hold AS (
 )
 SELECT chosen.spend_limit_micros, chosen.group_id, chosen.source,
        EXISTS (SELECT FROM counter),
-       coalesce((SELECT spent_micros FROM counter), (SELECT spent_micros FROM unheld),
-                (SELECT spent_micros FROM seen), 0),
-       coalesce((SELECT held_micros FROM counter), (SELECT held_micros FROM unheld),
-                (SELECT held_micros FROM seen), 0)
+       coalesce((SELECT spent_micros FROM counter), (SELECT spent_micros FROM unheld)),
+       coalesce((SELECT held_micros FROM counter), (SELECT held_micros FROM unheld))
 FROM chosen
 """
 
@@ -174,6 +166,10 @@ class HotPathStatements:
             self.reserve[policy] = _RESERVE.format(s=quoted, chosen=chosen)
             self.budget_and_spend[policy] = _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen)
         self.user_exists = f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = %(user)s)"
+        self.counter = (
+            f"SELECT spent_micros, held_micros FROM {quoted}.ai_spend_counters"
+            " WHERE user_id = %(user)s AND group_id = %(group)s AND period_start = %(period)s"
+        )
 
     @staticmethod
     def reserve_parameters(request: HoldRequest) -> dict[str, Any]:

@@ -877,6 +877,9 @@ class PostgresStore(Store):
     def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
         """One statement: resolve, expire, guard and hold (``_hot_path``)."""
         row = self._one_row(self._hot.reserve[policy], self._hot.reserve_parameters(request))
+        if row is not None and row[4] is None:  # refused: the counter as committed now
+            where = {"user": request.user_id, "group": row[1], "period": request.period_start}
+            row = (*row[:4], *(self._one_row(self._hot.counter, where) or (0, 0)))
         return self._known(self._hot.hold_outcome(row, request), request.user_id)
 
     def budget_and_spend(
