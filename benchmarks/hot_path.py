@@ -141,6 +141,17 @@ SELECT chosen.spend_limit, chosen.group_id,
 FROM chosen
 """
 
+# Both reserve floors end alike: the hold, when the counter granted it.
+_HOLD = """hold AS (
+    INSERT INTO ai_spend_reservations
+        (id, user_id, group_id, period_start, amount_micros, expires_at, created_at, state)
+    SELECT %(id)s, %(user)s, group_id, %(period)s, %(amount)s, %(expires)s, %(now)s, 'held'
+    FROM counter
+    RETURNING id
+)
+SELECT EXISTS (SELECT FROM hold)
+"""
+
 RESERVE = f"""
 WITH {_RESOLVE},
 counter AS (
@@ -154,15 +165,7 @@ counter AS (
               + EXCLUDED.held_micros <= (SELECT spend_limit FROM chosen)
     RETURNING group_id
 ),
-hold AS (
-    INSERT INTO ai_spend_reservations
-        (id, user_id, group_id, period_start, amount_micros, expires_at, created_at, state)
-    SELECT %(id)s, %(user)s, group_id, %(period)s, %(amount)s, %(expires)s, %(now)s, 'held'
-    FROM counter
-    RETURNING id
-)
-SELECT EXISTS (SELECT FROM hold)
-"""
+{_HOLD}"""
 
 
 # The same, retiring the counter's expired holds first as SPEC §8.3 asks of a reserve (aigov's
@@ -196,15 +199,7 @@ unheld AS (
       AND period_start = %(period)s AND (SELECT micros FROM freed) > 0
       AND NOT EXISTS (SELECT FROM counter)
 ),
-hold AS (
-    INSERT INTO ai_spend_reservations
-        (id, user_id, group_id, period_start, amount_micros, expires_at, created_at, state)
-    SELECT %(id)s, %(user)s, group_id, %(period)s, %(amount)s, %(expires)s, %(now)s, 'held'
-    FROM counter
-    RETURNING id
-)
-SELECT EXISTS (SELECT FROM hold)
-"""
+{_HOLD}"""
 
 
 Executor = psycopg.Connection[Any] | psycopg.Cursor[Any]

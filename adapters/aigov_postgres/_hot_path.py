@@ -1,5 +1,6 @@
 """The hot path as single statements (DESIGN §3): "reserve spend if it fits" and "my budget and
-my spend", each one round trip, run outside any transaction (a statement is atomic by itself).
+my spend", each one round trip (a refusal two), run outside any transaction (a statement is
+atomic by itself), on a pool of their own.
 
 Both resolve the budget inside the statement (``_CHOSEN``: SPEC §7 in SQL). The reservation's
 guard reads only the counter row it writes (SPEC §8.3): under READ COMMITTED a waiting upsert
