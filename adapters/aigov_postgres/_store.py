@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
+from psycopg import IsolationLevel
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -854,8 +855,10 @@ class PostgresStore(Store):
             yield _PostgresUnitOfWork(connection, self._seed, self._schema, self._hot)
 
     def _one_row(self, sql: str, parameters: dict[str, Any]) -> Any:
-        """The row of one statement run on its own, as its own transaction (autocommit): one
-        round trip (psycopg prepares it after a few runs)."""
+        """The row of one statement run on its own, as its own READ COMMITTED transaction: on
+        the statement pool one round trip (autocommit; psycopg prepares it after a few runs).
+        On a bare engine's connections it is an explicit transaction at that level, whatever
+        the server's default (BEGIN, the statement, COMMIT)."""
         try:
             if self._statements is not None:
                 return self._statements.one_row(sql, parameters)
@@ -863,12 +866,14 @@ class PostgresStore(Store):
             try:
                 driver = pooled.driver_connection
                 assert isinstance(driver, psycopg.Connection)
-                driver.autocommit = True
+                level = driver.isolation_level
+                driver.isolation_level = IsolationLevel.READ_COMMITTED
                 try:
-                    return driver.execute(sql, parameters).fetchone()
+                    with driver.transaction():
+                        return driver.execute(sql, parameters).fetchone()
                 finally:
                     if not driver.closed:
-                        driver.autocommit = False
+                        driver.isolation_level = level
             finally:
                 pooled.close()
         except (SQLAlchemyError, psycopg.Error) as exc:

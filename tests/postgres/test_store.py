@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL
 
-from aigov import AI_GOVERNANCE, Actor, Governance, InvalidInputError, StorageError, TransientError
+from aigov import (
+    AI_GOVERNANCE,
+    Actor,
+    BudgetExceededError,
+    Governance,
+    InvalidInputError,
+    StorageError,
+    TransientError,
+)
 from aigov_postgres import PostgresStore, normalize_url
 from aigov_postgres import schema as declared
 from aigov_postgres._migrations import latest_version
@@ -199,6 +207,43 @@ def test_a_store_on_a_bare_engine_runs_the_hot_path_on_its_connections(postgres_
             assert connection.connection.driver_connection.autocommit is False
     finally:
         store.close()
+
+
+def test_a_bare_engine_runs_the_hot_path_at_read_committed_whatever_the_default(
+    postgres_url: URL,
+):
+    """Sessions that default to SERIALIZABLE would turn a wait on the counter into a
+    serialization failure: the hot path's transaction asks for READ COMMITTED itself."""
+    engine = create_engine(
+        normalize_url(postgres_url),
+        connect_args={"options": "-c default_transaction_isolation=serializable"},
+        pool_size=8,
+    )
+    store = PostgresStore(engine)
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    try:
+        org, user = uuid4(), uuid4()
+        gov.create_organization(Actor.system(), org, "Acme")
+        gov.create_user(Actor.system(), user, "ann")
+        gov.add_organization_member(Actor.system(), user, org)
+        gov.upsert_group_budget(Actor.system(), org, 100)
+        assert store._one_row("SELECT current_setting('transaction_isolation')", {}) == (
+            "read committed",
+        )
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(lambda _: _granted(gov, user, 10), range(40)))
+        assert outcomes.count(True) == 10
+        assert gov.spend_status(Actor.system(), user).held_micros == 100
+    finally:
+        store.close()
+
+
+def _granted(gov: Governance, user: UUID, amount: int) -> bool:
+    try:
+        gov.reserve(user, amount)
+    except BudgetExceededError:
+        return False
+    return True
 
 
 def test_the_group_members_report_reads_members_in_batches(postgres_url: URL, sql: Directory):
