@@ -225,15 +225,14 @@ class StatementPool:
 
     def __init__(
         self,
-        conninfo: str,
+        connect: Callable[[], object],
         *,
         size: int,
-        connect_args: dict[str, Any],
         timeout: float = 30.0,
         max_idle: float = 600.0,
     ) -> None:
-        self._conninfo, self._size = conninfo, size
-        self._kwargs = {**connect_args, "autocommit": True}
+        """``connect`` opens a psycopg connection (the engine's creator, when it has one)."""
+        self._connect, self._size = connect, size
         self._timeout, self._max_idle = timeout, max_idle
         self._lock = threading.Lock()
         self._free = threading.Condition(self._lock)
@@ -268,14 +267,23 @@ class StatementPool:
                     deadline = deadline or time.monotonic() + self._timeout
                     self._wait_until(deadline)
         try:
-            connection = psycopg.connect(self._conninfo, **self._kwargs)
-            connection.execute("SET default_transaction_isolation TO 'read committed'")
+            connection = self._new_connection()
         except BaseException:
             with self._lock:
                 self._open -= 1
                 self._wake_one()
             raise
         return _Pooled(connection, connection.cursor(), readable(connection), generation)
+
+    def _new_connection(self) -> psycopg.Connection[Any]:
+        connection = self._connect()
+        if not isinstance(connection, psycopg.Connection):
+            raise psycopg.InterfaceError(
+                f"the hot path needs psycopg 3 connections, not {type(connection).__name__}"
+            )
+        connection.autocommit = True
+        connection.execute("SET default_transaction_isolation TO 'read committed'")
+        return connection
 
     def _wait_until(self, deadline: float) -> None:
         """Wait (lock held) for a connection to come back, or room for one."""

@@ -7,6 +7,7 @@ this module only reads and writes; every refusal comes back as a PostgreSQL erro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -767,11 +768,13 @@ def connection_pools(
     engine = create_engine(normalize_url(url), **options)
     if not options.get("pool_pre_ping"):
         drop_hung_up_connections(engine)
-    statements = StatementPool(
+    connect = options.get("creator") or functools.partial(
+        psycopg.connect,
         engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
-        size=pool_size + max_overflow,
-        connect_args=options.get("connect_args", {}),
-        timeout=options.get("pool_timeout", 30.0),
+        **options.get("connect_args", {}),
+    )
+    statements = StatementPool(
+        connect, size=pool_size + max_overflow, timeout=options.get("pool_timeout", 30.0)
     )
     return engine, statements
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,9 +22,13 @@ BACKEND = "SELECT pg_backend_pid()"
 
 @pytest.fixture
 def pool(postgres_url: URL) -> Iterator[StatementPool]:
-    statements = StatementPool(libpq_uri(postgres_url), size=3, connect_args={}, timeout=0.5)
+    statements = StatementPool(connector(postgres_url), size=3, timeout=0.5)
     yield statements
     statements.close()
+
+
+def connector(url: URL) -> functools.partial[psycopg.Connection[Any]]:
+    return functools.partial(psycopg.connect, libpq_uri(url))
 
 
 def backend(pool: StatementPool) -> int:
@@ -104,7 +110,7 @@ def test_a_broken_connection_is_closed_not_kept(pool: StatementPool, postgres_ur
 
 
 def test_connections_idle_longer_than_max_idle_are_closed(postgres_url: URL):
-    pool = StatementPool(libpq_uri(postgres_url), size=3, connect_args={}, max_idle=0.0)
+    pool = StatementPool(connector(postgres_url), size=3, max_idle=0.0)
     try:
         busy_backends(pool, 3)
         assert len(pool._idle) < 3  # each give-back closed the oldest idle one

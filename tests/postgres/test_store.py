@@ -246,6 +246,28 @@ def _granted(gov: Governance, user: UUID, amount: int) -> bool:
     return True
 
 
+def test_the_hot_path_connects_with_the_engines_creator(postgres_url: URL):
+    """A creator (a fresh IAM token per connection, say) opens every connection, the hot
+    path's pool included."""
+    opened: list[psycopg.Connection] = []
+
+    def creator() -> psycopg.Connection:
+        connection = psycopg.connect(libpq_uri(postgres_url))
+        opened.append(connection)
+        return connection
+
+    store = PostgresStore.from_url("postgresql://nobody@nowhere.invalid/none", creator=creator)
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    try:
+        user = uuid4()
+        gov.create_user(Actor.system(), user, "ann")
+        assert gov.spend_status(Actor.system(), user).spent_micros == 0  # both pools used
+        assert len(opened) == 2
+        assert all(connection.autocommit for connection in opened[1:])
+    finally:
+        store.close()
+
+
 def test_the_group_members_report_reads_members_in_batches(postgres_url: URL, sql: Directory):
     """A group of 450 members: a few round trips, not several per member."""
     organization = sql.organization()
