@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -105,7 +106,11 @@ def _run_seed_statement(
         with connection.pipeline():
             lock.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
             seed.execute(sql, params)
-        row = seed.fetchone()
+        return _seed_result(seed.fetchone())
+
+
+def _seed_result(row: tuple[Any, ...] | None) -> SeedResult:
+    """The seed statement's row (total, written, inserted keys, updated keys) as a result."""
     assert row is not None
     total, written, inserted, updated = row
     assert written == len(inserted) + len(updated)
@@ -147,21 +152,13 @@ def copy_then_upsert(
             for row in rows:
                 copy.write_row((row.provider, row.model, *(getattr(row, p) for p in PRICES)))
         cursor.execute(_COPY_SQL, {"now": now, "actor": ACTOR, "audit_at": now})
-        result = cursor.fetchone()
-    assert result is not None
-    total, written, inserted, updated = result
-    return SeedResult(
-        inserted=len(inserted),
-        updated=len(updated),
-        unchanged=total - written,
-        inserted_keys=tuple(map(tuple, inserted)),
-        updated_keys=tuple(map(tuple, updated)),
-    )
+        return _seed_result(cursor.fetchone())
 
 
 # One row per statement: the changed-rows filter and the upsert of the default, for one row; it
 # returns is_new for a written row and nothing for an unchanged one.
-_ONE_ROW = """
+_ONE_ROW = (
+    """
 WITH input AS (
     SELECT %(provider)s::text COLLATE "C" AS provider, %(model)s::text COLLATE "C" AS model,
            %(input_price)s::bigint AS input_price, %(output_price)s::bigint AS output_price,
@@ -179,18 +176,10 @@ changed AS (
           IS DISTINCT FROM
           (stored.input_price, stored.output_price, stored.cache_read_price,
            stored.cache_write_price)
-),
-written AS (
-    INSERT INTO {table} (provider, model, source, {prices}, created_at, updated_at)
-    SELECT provider, model, 'pricebook', {prices}, %(now)s, %(now)s FROM changed
-    ON CONFLICT (provider, model, source) DO UPDATE SET
-        input_price = EXCLUDED.input_price, output_price = EXCLUDED.output_price,
-        cache_read_price = EXCLUDED.cache_read_price,
-        cache_write_price = EXCLUDED.cache_write_price, updated_at = EXCLUDED.updated_at
-    RETURNING 1
-)
-SELECT is_new FROM changed
-""".format(table=TABLE, prices=", ".join(PRICES))
+),"""
+    + ON_CONFLICT.removesuffix(",")
+    + "\nSELECT is_new FROM changed\n"
+).format(table=TABLE, prices=", ".join(PRICES))
 
 _AUDIT = """
 INSERT INTO public.ai_audit_log (at, actor, action, resource_type, resource_id, before, after)
