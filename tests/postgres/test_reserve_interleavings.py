@@ -1,6 +1,6 @@
 """The reserve statement against a transaction that holds its locks (SPEC §8.3): it takes locks in
 the order settle and release do (a hold before its counter), so it waits instead of deadlocking,
-and a refusal after a wait reports the counter as the guard judged it, not an older snapshot."""
+and a refusal after a wait reports the counter as committed, not the statement's older snapshot."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_a_reserve_waits_for_a_settle_of_an_expired_hold_instead_of_deadlocking(
     assert (counter.held_micros, states) == (10, ["expired", "held"])
 
 
-def test_a_refusal_after_a_wait_reports_the_counter_the_guard_judged(
+def test_a_refusal_after_a_wait_reports_the_committed_counter(
     spender: tuple[Governance, ManualClock, UUID], postgres_url: URL
 ):
     gov, _, user = spender

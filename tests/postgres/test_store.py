@@ -196,11 +196,7 @@ def test_a_store_on_a_bare_engine_runs_the_hot_path_on_its_connections(postgres_
     store = PostgresStore(create_engine(normalize_url(postgres_url)))
     gov = Governance(store, entitlements={AI_GOVERNANCE})
     try:
-        org, user = uuid4(), uuid4()
-        gov.create_organization(Actor.system(), org, "Acme")
-        gov.create_user(Actor.system(), user, "ann")
-        gov.add_organization_member(Actor.system(), user, org)
-        gov.upsert_group_budget(Actor.system(), org, 100)
+        user = _member_with_budget(gov, 100)
         assert gov.reserve(user, 60).amount_micros == 60
         assert gov.spend_status(Actor.system(), user).held_micros == 60
         with store.engine.connect() as connection:
@@ -222,11 +218,7 @@ def test_a_bare_engine_runs_the_hot_path_at_read_committed_whatever_the_default(
     store = PostgresStore(engine)
     gov = Governance(store, entitlements={AI_GOVERNANCE})
     try:
-        org, user = uuid4(), uuid4()
-        gov.create_organization(Actor.system(), org, "Acme")
-        gov.create_user(Actor.system(), user, "ann")
-        gov.add_organization_member(Actor.system(), user, org)
-        gov.upsert_group_budget(Actor.system(), org, 100)
+        user = _member_with_budget(gov, 100)
         assert store._one_row("SELECT current_setting('transaction_isolation')", {}) == (
             "read committed",
         )
@@ -236,6 +228,16 @@ def test_a_bare_engine_runs_the_hot_path_at_read_committed_whatever_the_default(
         assert gov.spend_status(Actor.system(), user).held_micros == 100
     finally:
         store.close()
+
+
+def _member_with_budget(gov: Governance, limit: int) -> UUID:
+    """A user of a new organization whose Everyone group has ``limit``."""
+    org, user = uuid4(), uuid4()
+    gov.create_organization(Actor.system(), org, "Acme")
+    gov.create_user(Actor.system(), user, "ann")
+    gov.add_organization_member(Actor.system(), user, org)
+    gov.upsert_group_budget(Actor.system(), org, limit)
+    return user
 
 
 def _granted(gov: Governance, user: UUID, amount: int) -> bool:
