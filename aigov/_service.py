@@ -46,7 +46,7 @@ from aigov.prices import (
     ModelPrice,
     Prices,
 )
-from aigov.resolution import BudgetPolicy, EffectiveBudget, resolve
+from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.settings import GovernanceSettings, UnknownPricePolicy
 from aigov.spend import (
     IdempotencyKey,
@@ -185,8 +185,7 @@ class Service:
     def _effective(self, uow: UnitOfWork, user: UUID) -> EffectiveBudget:
         """The user's effective budget (SPEC §7), read in ``uow``. NotFoundError for an
         unknown user."""
-        facts = _found(uow.resolution_facts(user), "user", user)
-        return resolve(facts, self._settings.budget_policy)
+        return _found(uow.resolve_budget(user, self._settings.budget_policy), "user", user)
 
     def _spending_group(self, uow: UnitOfWork, user: UUID) -> tuple[EffectiveBudget, UUID]:
         """The user's effective budget and the group their spend and holds go to.

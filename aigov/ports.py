@@ -25,7 +25,7 @@ from aigov.directory import (
     User,
 )
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
-from aigov.resolution import BudgetPolicy, ResolutionFacts, resolve
+from aigov.resolution import BudgetPolicy, EffectiveBudget, ResolutionFacts, resolve
 from aigov.settings import GovernanceSettings
 from aigov.spend import (
     BudgetAndSpend,
@@ -405,6 +405,12 @@ class UnitOfWork(
 ):
     """Everything one transaction can do; later concerns (spend) join here."""
 
+    def resolve_budget(self, user_id: UUID, policy: BudgetPolicy) -> EffectiveBudget | None:
+        """The user's effective budget: the core's ``resolve`` (SPEC §7, with ``policy``) of
+        the facts read in this unit of work; None for an unknown user."""
+        facts = self.resolution_facts(user_id)
+        return None if facts is None else resolve(facts, policy)
+
     def budgets_and_spend(
         self, user_ids: Sequence[UUID], period_start: datetime, now: datetime, policy: BudgetPolicy
     ) -> dict[UUID, BudgetAndSpend]:
@@ -412,10 +418,9 @@ class UnitOfWork(
         each known user. The default asks user by user; a store may answer all at once."""
         found: dict[UUID, BudgetAndSpend] = {}
         for user in user_ids:
-            facts = self.resolution_facts(user)
-            if facts is None:
+            effective = self.resolve_budget(user, policy)
+            if effective is None:
                 continue
-            effective = resolve(facts, policy)
             spent, held = (
                 (0, 0)
                 if effective.group_id is None

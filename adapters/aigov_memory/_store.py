@@ -53,7 +53,6 @@ from aigov.resolution import (
     MembershipFact,
     OverrideFact,
     ResolutionFacts,
-    resolve,
 )
 from aigov.settings import GovernanceSettings
 from aigov.spend import (
@@ -818,10 +817,9 @@ class MemoryStore(Store):
     def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
         with self.transaction() as uow:
             assert isinstance(uow, _MemoryUnitOfWork)
-            facts = uow.resolution_facts(request.user_id)
-            if facts is None:
+            effective = uow.resolve_budget(request.user_id, policy)
+            if effective is None:
                 return None
-            effective = resolve(facts, policy)
             if effective.group_id is None:
                 return HoldOutcome(
                     effective=effective, reservation=None, spent_micros=0, held_micros=0
