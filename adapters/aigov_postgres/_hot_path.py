@@ -23,7 +23,7 @@ from psycopg.pq import TransactionStatus
 
 from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
-from aigov_postgres._liveness import hung_up, readable
+from aigov_postgres._liveness import hung_up
 from aigov_postgres._migrations import quote_ident
 
 __all__ = ["HotPathStatements", "StatementPool"]
@@ -209,7 +209,6 @@ class HotPathStatements:
 class _Pooled(NamedTuple):
     connection: psycopg.Connection[Any]
     cursor: psycopg.Cursor[Any]  # reused: a new cursor per statement costs ~30 µs, measured
-    has_input: Callable[[], bool]  # the liveness check, made once per connection
     generation: int  # the pool's when it opened: close() starts a new one
 
 
@@ -255,7 +254,7 @@ class StatementPool:
             while True:
                 if self._idle:
                     pooled, _ = self._idle.pop()
-                    if not hung_up(pooled.connection, pooled.has_input):
+                    if not hung_up(pooled.connection):
                         return pooled
                     pooled.connection.close()
                     self._open -= 1
@@ -273,7 +272,7 @@ class StatementPool:
                 self._open -= 1
                 self._wake_one()
             raise
-        return _Pooled(connection, connection.cursor(), readable(connection), generation)
+        return _Pooled(connection, connection.cursor(), generation)
 
     def _new_connection(self) -> psycopg.Connection[Any]:
         connection = self._connect()
