@@ -163,14 +163,16 @@ class HoldRequest:
 
     def on(self, group_id: UUID) -> Reservation:
         """The reservation this request becomes on ``group_id``'s counter."""
-        return Reservation(
-            id=self.id,
-            user_id=self.user_id,
-            group_id=group_id,
-            period_start=self.period_start,
-            amount_micros=self.amount_micros,
-            expires_at=self.expires_at,
-            created_at=self.created_at,
+        return Reservation.model_validate(  # from a dict: keyword arguments cost more, measured
+            {
+                "id": self.id,
+                "user_id": self.user_id,
+                "group_id": group_id,
+                "period_start": self.period_start,
+                "amount_micros": self.amount_micros,
+                "expires_at": self.expires_at,
+                "created_at": self.created_at,
+            }
         )
 
 
