@@ -32,7 +32,7 @@ from aigov_memory import MemoryStore
 from aigov_postgres import PostgresStore
 from benchmarks._support import Databases, count_round_trips, driver_dsn, percentile
 
-__all__ = ["HotPathReport", "Measurement", "run"]
+__all__ = ["Driven", "HotPathReport", "Measurement", "run"]
 
 ORGANIZATION = UUID("00000000-0000-4000-8000-000000000001")  # its Everyone group has this id
 TEAM = UUID("00000000-0000-4000-8000-000000000002")
@@ -234,13 +234,39 @@ Call = Callable[[UUID], object]
 
 
 @dataclass(frozen=True)
+class Driven:
+    """Calls made by ``drive``: each one's latency, the wall time from the common start to the
+    last return, and the CPU time this process spent meanwhile (all its threads, the kernel's
+    work for it included; the server's processes not)."""
+
+    latencies: tuple[float, ...] = ()
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    def __add__(self, other: Driven) -> Driven:
+        return Driven(
+            self.latencies + other.latencies,
+            self.seconds + other.seconds,
+            self.cpu_seconds + other.cpu_seconds,
+        )
+
+
+@dataclass(frozen=True)
 class Measurement:
     operation: str
     implementation: str
     users: str
     callers: int
-    latencies: tuple[float, ...]
-    seconds: float
+    driven: Driven
+
+    @property
+    def latencies(self) -> tuple[float, ...]:
+        return self.driven.latencies
+
+    @property
+    def cpu_per_call(self) -> float:
+        """This process's CPU seconds per call: the client's side of the work."""
+        return self.driven.cpu_seconds / len(self.latencies)
 
     @property
     def p50(self) -> float:
@@ -252,14 +278,13 @@ class Measurement:
 
     @property
     def throughput(self) -> float:
-        return len(self.latencies) / self.seconds
+        return len(self.latencies) / self.driven.seconds
 
 
 def drive(
     make_call: Callable[[int], Call], users: Sequence[UUID], callers: int, calls: int, seed: int
-) -> tuple[list[float], float]:
-    """``calls`` calls spread over ``callers`` threads (thread i calls ``make_call(i)``'s);
-    every call's latency, and the wall time from the common start to the last return."""
+) -> Driven:
+    """``calls`` calls spread over ``callers`` threads (thread i calls ``make_call(i)``'s)."""
     per_thread = max(1, calls // callers)
     barrier = threading.Barrier(callers + 1)
     latencies: list[list[float]] = [[] for _ in range(callers)]
@@ -289,13 +314,13 @@ def drive(
         thread.start()
     with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if errors:
         raise errors[0]
-    return [latency for per in latencies for latency in per], elapsed
+    return Driven(tuple(latency for per in latencies for latency in per), elapsed, cpu)
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -566,7 +591,7 @@ def _measure(  # noqa: PLR0917 - private, called once
     reserving, asking = users[:USERS], users[USERS:]
     for user_mix, hot in (("one hot user", True), ("1,000 users", False)):
         for callers in CONCURRENCY:
-            gathered: dict[tuple[str, str], tuple[list[float], float]] = {}
+            gathered: dict[tuple[str, str], Driven] = {}
             for round_ in range(rounds):
                 order = list(implementations.items())
                 order = order[round_ % len(order) :] + order[: round_ % len(order)]
@@ -574,18 +599,15 @@ def _measure(  # noqa: PLR0917 - private, called once
                     pool = reserving if key[0] == "reserve" else asking
                     pool = pool[:1] if hot else pool
                     count = calls // 4 if "memory" in key[1] else calls
-                    latencies, seconds = drive(make, pool, callers, count, seed=round_)
-                    before = gathered.get(key, ([], 0.0))
-                    gathered[key] = (before[0] + latencies, before[1] + seconds)
-            for (operation, implementation), (latencies, seconds) in gathered.items():
-                m = Measurement(
-                    operation, implementation, user_mix, callers, tuple(latencies), seconds
-                )
+                    driven = drive(make, pool, callers, count, seed=round_)
+                    gathered[key] = gathered.get(key, Driven()) + driven
+            for (operation, implementation), driven in gathered.items():
+                m = Measurement(operation, implementation, user_mix, callers, driven)
                 report.measurements.append(m)
                 log(
                     f"hot path {operation:>16} {implementation:>24} {user_mix:>12} "
                     f"x{callers:<2}: p50 {m.p50 * 1e3:7.3f} ms  p99 {m.p99 * 1e3:7.3f} ms  "
-                    f"{m.throughput:8,.0f}/s"
+                    f"{m.throughput:8,.0f}/s  client CPU {m.cpu_per_call * 1e6:5.0f} µs/call"
                 )
 
 
@@ -626,9 +648,8 @@ def _resolution(  # noqa: PLR0917 - private, called once
     def make(_: int) -> Call:
         return governance.effective_budget
 
-    latencies, seconds = drive(make, users, 1, calls, seed=7)
     report.resolution["1,000 users"] = Measurement(
-        "resolution", "aigov, Postgres", "1,000 users", 1, tuple(latencies), seconds
+        "resolution", "aigov, Postgres", "1,000 users", 1, drive(make, users, 1, calls, seed=7)
     )
     started = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as connection:
@@ -636,10 +657,9 @@ def _resolution(  # noqa: PLR0917 - private, called once
         connection.execute("VACUUM ANALYZE")
     log(f"hot path: {large:,} users in {time.perf_counter() - started:.0f} s (bulk SQL)")
     everyone = [user_id(n) for n in random.Random(8).sample(range(1, large + 1), calls)]
-    latencies, seconds = drive(make, everyone, 1, calls, seed=9)
     label = f"{large:,} users"
     report.resolution[label] = Measurement(
-        "resolution", "aigov, Postgres", label, 1, tuple(latencies), seconds
+        "resolution", "aigov, Postgres", label, 1, drive(make, everyone, 1, calls, seed=9)
     )
     for name, m in report.resolution.items():
         log(f"resolution at {name:>16}: p50 {m.p50 * 1e3:.3f} ms  p99 {m.p99 * 1e3:.3f} ms")

@@ -134,8 +134,13 @@ def _hot_path(report: HotPathReport) -> list[str]:
     lines = [
         "## Budget hot path (SPEC §7, §8.3)",
         "",
-        "Threads share one `Governance` (Postgres: pools of 16 connections); each floor thread"
-        " owns one autocommit psycopg connection and reuses one cursor, as aigov's pool does."
+        "Threads share one `Governance` (Postgres: a pool of 16 connections). The floors run on"
+        " those same connections, through the cursor each keeps, never while aigov runs: floor"
+        " thread i takes the connection i-th from the top of aigov's LIFO pool, the one an"
+        " aigov caller would take next. Which server process serves a connection decides a lot"
+        " on this machine (the same floor query measured 51 µs on two connections and 115 µs"
+        " on two others, all run long), so floors on connections of their own would win or"
+        " lose by that draw."
         ' "resolve + spend" is `Governance.spend_status` (limit, group, spent, held); "reserve"'
         " is `Governance.reserve` of 1 µ. Users 1-1,000 reserve; users 1,001-2,000, each with a"
         " counter and a live hold, ask for their spend. Reserve has two floors: the statement"
@@ -149,19 +154,23 @@ def _hot_path(report: HotPathReport) -> list[str]:
         " retiring floor free them and grant the whole limit).",
         "",
         "What separates aigov from the floors, by construction (the profile below shows it):"
-        " each call checks its input, reads and checks the clock, decides the caller's rights,"
-        " and builds the models it returns (about 25 µs of Python for `spend_status`, 35 µs for"
-        " `reserve`, measured alone); it takes a connection from aigov's pool and gives it back"
-        " (about 10 µs). A refused reserve reads the counter in a second statement (none is"
-        " refused here). Those costs are fixed per call, so the ratio is highest where the"
-        " statement is cheapest (the spend query, 1 caller); with 16 threads on 2 cores they"
-        " also wait for the GIL. Every statement is one round trip, prepared by psycopg after"
-        " a few runs, like the floors.",
+        " each call checks its input, reads the clock, decides the caller's rights, and builds"
+        " the models it returns (about 6 µs of Python for `spend_status` and 7 µs for `reserve`"
+        " in a loop against a store that answers at once); it takes a connection from aigov's"
+        " pool and gives it back (about 1.5 µs). Between real round trips the same Python"
+        " costs two to three times as much: the caches are cold after each wait. The client"
+        " CPU column is this process's CPU time per call (every thread's, the kernel's work"
+        " for it included; the server's not): the server runs the same statement for aigov and"
+        " its floor, so the difference between the two is aigov's own work. With 4 and 16"
+        " threads on 2 cores the callers queue for Python's GIL and for the cores, and the"
+        " ratio grows with that difference. A refused reserve reads the counter in a second"
+        " statement (none is refused here). Every statement is one round trip, prepared by"
+        " psycopg after a few runs, like the floors.",
         "",
         "| operation | implementation | users | callers | p50 ms | p99 ms | calls/s |"
-        " p50 ratio to the floor doing the same work | reserve: p50 ratio to the statement"
-        " retiring nothing |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        " client CPU µs/call | p50 ratio to the floor doing the same work | reserve: p50 ratio"
+        " to the statement retiring nothing |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in report.measurements:
         ratios = [
@@ -170,7 +179,8 @@ def _hot_path(report: HotPathReport) -> list[str]:
         ]
         lines.append(
             f"| {m.operation} | {m.implementation} | {m.users} | {m.callers} | {_ms(m.p50)} |"
-            f" {_ms(m.p99)} | {m.throughput:,.0f} | {ratios[0]} | {ratios[1]} |"
+            f" {_ms(m.p99)} | {m.throughput:,.0f} | {m.cpu_per_call * 1e6:,.0f} | {ratios[0]} |"
+            f" {ratios[1]} |"
         )
     lines += ["", "### Resolution at 1,000 and 1,000,000 users", ""]
     lines += ["| users | p50 ms | p99 ms | calls |", "|---|---:|---:|---:|"]
