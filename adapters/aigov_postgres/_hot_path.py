@@ -23,7 +23,7 @@ from psycopg.pq import TransactionStatus
 
 from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
-from aigov_postgres._liveness import hung_up
+from aigov_postgres._liveness import hung_up, watch_for_goodbye
 from aigov_postgres._migrations import quote_ident
 
 __all__ = ["HotPathStatements", "StatementPool"]
@@ -282,6 +282,7 @@ class StatementPool:
             )
         connection.autocommit = True
         connection.execute("SET default_transaction_isolation TO 'read committed'")
+        watch_for_goodbye(connection)
         return connection
 
     def _wait_until(self, deadline: float) -> None:
