@@ -181,7 +181,8 @@ def may(actor: Actor, need: Need, facts: Facts) -> bool:
     """Whether ``actor`` holds ``need``: the system always; a user as ``GRANTS`` says."""
     grant = GRANTS[need.permission]
     me = actor.user_id
-    if me is None or grant.anyone or (grant.the_user_themself and need.key == me):
+    themself = grant.the_user_themself and (need.key is me or need.key == me)  # UUID's == is Python
+    if me is None or grant.anyone or themself:
         return True
     if not actor.site_roles.isdisjoint(grant.site_roles):
         return True

@@ -299,23 +299,25 @@ class StatementPool:
             )
 
     def _give_back(self, pooled: _Pooled) -> None:
-        """Keep a connection that is idle and healthy; close the oldest idle one when it has
-        not been used for ``max_idle`` seconds."""
+        """Keep a connection that is idle and healthy (a broken one is not idle); close the
+        oldest idle one when it has not been used for ``max_idle`` seconds."""
         now = time.monotonic()
-        connection = pooled.connection
-        usable = not connection.broken and connection.pgconn.transaction_status == IDLE
-        closing: list[psycopg.Connection[Any]] = []
+        usable = pooled.connection.pgconn.transaction_status == IDLE
+        dropped = stale = None
         with self._lock:
             if usable and pooled.generation == self._generation:
                 self._idle.append((pooled, now))
             else:
-                closing.append(connection)
-            if self._idle and now - self._idle[0][1] > self._max_idle:
-                closing.append(self._idle.pop(0)[0].connection)
-            self._open -= len(closing)
+                dropped = pooled.connection
+                self._open -= 1
+            idle = self._idle
+            if idle and now - idle[0][1] > self._max_idle:
+                stale = idle.pop(0)[0].connection
+                self._open -= 1
             self._wake_one()
-        for unused in closing:
-            unused.close()
+        for unused in (dropped, stale):
+            if unused is not None:
+                unused.close()
 
     def _wake_one(self) -> None:
         """Tell one waiting caller that a connection, or room for one, is free (lock held)."""
