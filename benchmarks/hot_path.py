@@ -32,7 +32,14 @@ from aigov_memory import MemoryStore
 from aigov_postgres import PostgresStore
 from benchmarks._support import Databases, count_round_trips, driver_dsn, percentile
 
-__all__ = ["Driven", "HotPathReport", "Measurement", "run"]
+__all__ = [
+    "Driven",
+    "FloorConnections",
+    "HotPathReport",
+    "Measurement",
+    "implementations",
+    "run",
+]
 
 ORGANIZATION = UUID("00000000-0000-4000-8000-000000000001")  # its Everyone group has this id
 TEAM = UUID("00000000-0000-4000-8000-000000000002")
@@ -338,12 +345,21 @@ class Profile:
 @dataclass
 class HotPathReport:
     measurements: list[Measurement] = field(default_factory=list)
+    processes: list[Measurement] = field(default_factory=list)  # callers as processes
     resolution: dict[str, Measurement] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
     checks: int = 0
 
-    def find(self, operation: str, implementation: str, users: str, callers: int) -> Measurement:
-        for m in self.measurements:
+    def find(
+        self,
+        operation: str,
+        implementation: str,
+        users: str,
+        callers: int,
+        *,
+        processes: bool = False,
+    ) -> Measurement:
+        for m in self.processes if processes else self.measurements:
             if (m.operation, m.implementation, m.users, m.callers) == (
                 operation,
                 implementation,
@@ -354,7 +370,7 @@ class HotPathReport:
         raise KeyError((operation, implementation, users, callers))
 
 
-class _FloorConnections:
+class FloorConnections:
     """The floors run on aigov's own hot-path connections, through the cursor each keeps.
 
     Which server process serves a connection, and where the scheduler runs it, moves a
@@ -374,7 +390,10 @@ class _FloorConnections:
         self._pool = pool
 
     def get(self, slot: int) -> psycopg.Cursor[Any]:
-        return self._pool._idle[-1 - slot][0].cursor
+        idle = self._pool._idle
+        if slot >= len(idle):
+            raise RuntimeError(f"floor slot {slot}: the pool has {len(idle)} idle connections")
+        return idle[-1 - slot][0].cursor
 
 
 def _check_floors(
@@ -516,11 +535,14 @@ def run(databases: Databases, *, quick: bool, log: Callable[[str], None]) -> Hot
     governance = Governance(store, entitlements=ENTITLED)
     in_memory = Governance(MemoryStore(), entitlements=ENTITLED)
     memory_directory(in_memory, len(users))
-    floors = _FloorConnections(store, max(CONCURRENCY))
     try:
+        floors = FloorConnections(store, max(CONCURRENCY))
         asking = [*users[USERS : USERS + 20], users[USERS]]
         report.checks += _check_floors(governance, dsn, asking, users[USERS - 3 : USERS])
         _measure(report, governance, in_memory, floors, users, quick, log)
+        from benchmarks import processes  # noqa: PLC0415 - it builds on this module
+
+        processes.measure(report, url, users, quick, log)
         report.profiles = _profiles(url, users, quick)
         _resolution(report, governance, users[:USERS], dsn, quick, log)
     finally:
@@ -547,14 +569,22 @@ def _some_spend(connection: psycopg.Connection, users: Sequence[UUID]) -> None:
         )
 
 
-def _implementations(
-    governance: Governance, in_memory: Governance, floors: _FloorConnections
-) -> dict[tuple[str, str], Callable[[int], Call]]:
-    def aigov_status(g: Governance) -> Callable[[int], Call]:
-        return lambda _: lambda user: g.spend_status(Actor.user(user), user)
+Implementations = dict[tuple[str, str], Callable[[int], Call]]
 
-    def aigov_reserve(g: Governance) -> Callable[[int], Call]:
-        return lambda _: lambda user: g.reserve(user, 1)
+
+def _aigov_status(g: Governance) -> Callable[[int], Call]:
+    return lambda _: lambda user: g.spend_status(Actor.user(user), user)
+
+
+def _aigov_reserve(g: Governance) -> Callable[[int], Call]:
+    return lambda _: lambda user: g.reserve(user, 1)
+
+
+def implementations(
+    governance: Governance, floors: FloorConnections, in_memory: Governance | None = None
+) -> Implementations:
+    """aigov on PostgreSQL (and on the memory store, when given) and the floors, keyed by
+    (operation, implementation)."""
 
     def floor(work: Callable[[psycopg.Cursor[Any], UUID], object]) -> Callable[[int], Call]:
         def make(slot: int) -> Call:
@@ -563,37 +593,39 @@ def _implementations(
 
         return make
 
-    return {
-        ("resolve + spend", "aigov, Postgres"): aigov_status(governance),
-        ("resolve + spend", "aigov, memory"): aigov_status(in_memory),
+    chosen: Implementations = {
+        ("resolve + spend", "aigov, Postgres"): _aigov_status(governance),
         ("resolve + spend", "hand-written query"): floor(floor_resolve_and_spend),
-        ("reserve", "aigov, Postgres"): aigov_reserve(governance),
-        ("reserve", "aigov, memory"): aigov_reserve(in_memory),
+        ("reserve", "aigov, Postgres"): _aigov_reserve(governance),
         ("reserve", "hand-written statement"): floor(lambda c, u: floor_reserve(c, u, 1)),
         ("reserve", RETIRING): floor(lambda c, u: floor_reserve(c, u, 1, RESERVE_RETIRING)),
         ("SELECT 1", "psycopg"): floor(lambda c, u: c.execute("SELECT 1").fetchone()),
     }
+    if in_memory is not None:
+        chosen["resolve + spend", "aigov, memory"] = _aigov_status(in_memory)
+        chosen["reserve", "aigov, memory"] = _aigov_reserve(in_memory)
+    return chosen
 
 
 def _measure(  # noqa: PLR0917 - private, called once
     report: HotPathReport,
     governance: Governance,
     in_memory: Governance,
-    floors: _FloorConnections,
+    floors: FloorConnections,
     users: Sequence[UUID],
     quick: bool,
     log: Callable[[str], None],
 ) -> None:
     """Every implementation, user mix and concurrency; six interleaved rounds each. The
     memory store makes a quarter of the calls: its numbers matter less here."""
-    implementations = _implementations(governance, in_memory, floors)
+    chosen = implementations(governance, floors, in_memory)
     rounds, calls = (1, 32) if quick else (6, 200)
     reserving, asking = users[:USERS], users[USERS:]
     for user_mix, hot in (("one hot user", True), ("1,000 users", False)):
         for callers in CONCURRENCY:
             gathered: dict[tuple[str, str], Driven] = {}
             for round_ in range(rounds):
-                order = list(implementations.items())
+                order = list(chosen.items())
                 order = order[round_ % len(order) :] + order[: round_ % len(order)]
                 for key, make in order:
                     pool = reserving if key[0] == "reserve" else asking

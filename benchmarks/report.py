@@ -167,21 +167,22 @@ def _hot_path(report: HotPathReport) -> list[str]:
         " statement (none is refused here). Every statement is one round trip, prepared by"
         " psycopg after a few runs, like the floors.",
         "",
-        "| operation | implementation | users | callers | p50 ms | p99 ms | calls/s |"
-        " client CPU µs/call | p50 ratio to the floor doing the same work | reserve: p50 ratio"
-        " to the statement retiring nothing |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *_table(report, processes=False),
     ]
-    for m in report.measurements:
-        ratios = [
-            f"{m.p50 / floor.p50:.2f}×" if floor is not None else ""
-            for floor in (_floor(report, m, SAME_WORK), _floor(report, m, MINIMAL))
+    if report.processes:
+        lines += [
+            "",
+            "### Callers as processes",
+            "",
+            "The same calls, 1,000 users, with each caller a process of its own"
+            " (`benchmarks/processes.py`): a `Governance` with a pool of one connection, and the"
+            " floors on that connection. Threads of one process take turns holding Python's"
+            " GIL; processes do not, as in a service that runs several. On 2 cores they still"
+            " share the CPU with each other and with the server, so here too a call's latency"
+            " grows with the client CPU it takes.",
+            "",
+            *_table(report, processes=True),
         ]
-        lines.append(
-            f"| {m.operation} | {m.implementation} | {m.users} | {m.callers} | {_ms(m.p50)} |"
-            f" {_ms(m.p99)} | {m.throughput:,.0f} | {m.cpu_per_call * 1e6:,.0f} | {ratios[0]} |"
-            f" {ratios[1]} |"
-        )
     lines += ["", "### Resolution at 1,000 and 1,000,000 users", ""]
     lines += ["| users | p50 ms | p99 ms | calls |", "|---|---:|---:|---:|"]
     for label, m in report.resolution.items():
@@ -207,16 +208,41 @@ def _hot_path(report: HotPathReport) -> list[str]:
     return lines
 
 
+def _table(report: HotPathReport, *, processes: bool) -> list[str]:
+    lines = [
+        "| operation | implementation | users | callers | p50 ms | p99 ms | calls/s |"
+        " client CPU µs/call | p50 ratio to the floor doing the same work | reserve: p50 ratio"
+        " to the statement retiring nothing |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in report.processes if processes else report.measurements:
+        ratios = [
+            f"{m.p50 / floor.p50:.2f}×" if floor is not None else ""
+            for floor in (
+                _floor(report, m, SAME_WORK, processes=processes),
+                _floor(report, m, MINIMAL, processes=processes),
+            )
+        ]
+        lines.append(
+            f"| {m.operation} | {m.implementation} | {m.users} | {m.callers} | {_ms(m.p50)} |"
+            f" {_ms(m.p99)} | {m.throughput:,.0f} | {m.cpu_per_call * 1e6:,.0f} | {ratios[0]} |"
+            f" {ratios[1]} |"
+        )
+    return lines
+
+
 SAME_WORK = {"resolve + spend": "hand-written query", "reserve": RETIRING}
 MINIMAL = {"reserve": "hand-written statement"}
 
 
-def _floor(report: HotPathReport, m: Measurement, floors: dict[str, str]) -> Measurement | None:
+def _floor(
+    report: HotPathReport, m: Measurement, floors: dict[str, str], *, processes: bool = False
+) -> Measurement | None:
     """The floor ``m`` is compared with, if any: none for a floor itself or SELECT 1."""
     name = floors.get(m.operation)
     if name is None or m.implementation in (*SAME_WORK.values(), *MINIMAL.values()):
         return None
-    return report.find(m.operation, name, m.users, m.callers)
+    return report.find(m.operation, name, m.users, m.callers, processes=processes)
 
 
 def _acceptance_hot(report: HotPathReport) -> list[str]:
