@@ -125,6 +125,7 @@ class Service:
         self._clock = clock
         self._ids = ids
         self._window: PeriodWindow | None = None
+        self._facts_on_demand = _FactsOnDemand(store)  # stateless: one for every call
 
     @property
     def store(self) -> Store:

@@ -38,7 +38,6 @@ __all__ = ["SpendCalls"]
 from aigov._service import (  # the facade's private helpers, shared by its parts
     Service,
     _check_actor,
-    _FactsOnDemand,
     _found,
     _idempotency_key,
     _limit,
@@ -71,9 +70,7 @@ class SpendCalls(Service):
         _check_actor(actor)
         now = self._now()
         window = self._period_of(now)
-        authorize(
-            actor, "read the spend of", [Need("read_user", user)], _FactsOnDemand(self._store)
-        )
+        authorize(actor, "read the spend of", [Need("read_user", user)], self._facts_on_demand)
         found = _found(
             _retried(
                 lambda: self._store.budget_and_spend(
