@@ -1,10 +1,11 @@
 """The budget hot path (SPEC §7, §8): "resolve my budget and my spend" and "reserve if it fits".
 
 aigov's calls (``Governance.spend_status`` and ``Governance.reserve``) on each store, next to
-floors on the same server through the same driver (psycopg): ``SELECT 1``, and one hand-written
-statement doing each call's work. Callers are threads (1, 4, 16) sharing one ``Governance``;
-users are one hot user, or any of 1,000. Then resolution alone at 1,000 and 1,000,000 users, and
-a profile of one ``reserve``: its statements, round trips and where its time goes.
+floors on the same server, through the same driver and connections (psycopg): ``SELECT 1``, and
+one hand-written statement doing each call's work. Callers are threads (1, 4, 16) sharing one
+``Governance``; users are one hot user, or any of 1,000. ``benchmarks.processes`` repeats the
+calls with callers as processes. Then resolution alone at 1,000 and 1,000,000 users, and a
+profile of one ``reserve`` and one ``spend_status``: statements, round trips, where time goes.
 """
 
 from __future__ import annotations

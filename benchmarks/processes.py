@@ -4,7 +4,7 @@ Threads of one process take turns holding Python's GIL, so with 4 and 16 of them
 every microsecond of Python a call runs is also time the other callers wait. Most Python
 services run several processes instead. Here each caller is a process with a ``Governance`` of
 its own (a pool of one connection) and the floors run on that same connection, as in the
-threaded measurement; processes share nothing but the server.
+threaded measurement; processes share nothing but the server and the machine's cores.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ KEYS = (
     ("reserve", "hand-written statement"),
     ("reserve", RETIRING),
 )
-
-Command = tuple[tuple[str, str], list[UUID], int, int]  # implementation, users, calls, round
 
 
 def _caller(url: str | URL, commands: Connection, go: Any) -> None:
@@ -135,13 +133,13 @@ def measure(
     process, so that all start and end within a round's run)."""
     rounds, calls = (1, 32) if quick else (6, 800)
     reserving, asking = users[:USERS], users[USERS:]
-    keys = list(KEYS)
     callers = CallerProcesses(url, max(CONCURRENCY))
     try:
         for count in CONCURRENCY:
             gathered: dict[tuple[str, str], Driven] = {}
             for round_ in range(rounds):
-                for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
+                turn = round_ % len(KEYS)
+                for key in KEYS[turn:] + KEYS[:turn]:
                     pool = reserving if key[0] == "reserve" else asking
                     gathered[key] = gathered.get(key, Driven()) + callers.drive(
                         key, pool, count, calls
