@@ -243,9 +243,10 @@ Call = Callable[[UUID], object]
 
 @dataclass(frozen=True)
 class Driven:
-    """Calls made by ``drive``: each one's latency, the wall time from the common start to the
-    last return, and the CPU time this process spent meanwhile (all its threads, the kernel's
-    work for it included; the server's processes not)."""
+    """Calls made by ``drive`` (or by caller processes): each one's latency, the wall time from
+    the common start to the last return, and the CPU time the callers spent meanwhile (every
+    thread's, or every caller process's, summed; the kernel's work for them included, the
+    server's processes not)."""
 
     latencies: tuple[float, ...] = ()
     seconds: float = 0.0
@@ -273,7 +274,7 @@ class Measurement:
 
     @property
     def cpu_per_call(self) -> float:
-        """This process's CPU seconds per call: the client's side of the work."""
+        """The callers' CPU seconds per call: the client's side of the work."""
         return self.driven.cpu_seconds / len(self.latencies)
 
     @property

@@ -9,12 +9,14 @@ threaded measurement; processes share nothing but the server and the machine's c
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import random
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from multiprocessing.process import BaseProcess
 from uuid import UUID
 
 from sqlalchemy.engine import URL
@@ -45,35 +47,46 @@ KEYS = (
 )
 
 
-def _caller(url: str | URL, commands: Connection, go: Any) -> None:
-    """One caller process: run each command's calls once ``go`` says its round started, and
-    send back their latencies and the CPU time they took. None ends the process."""
+def _caller(url: str | URL, commands: Connection) -> None:
+    """One caller process. For each command it warms up and says "ready"; on "go" it makes the
+    calls and sends back their latencies and the CPU time they took, on "abort" (a sibling
+    failed) it makes none. A failure goes back as its traceback; None, or the parent gone,
+    ends the process."""
     store = PostgresStore.from_url(url, pool_size=1, max_overflow=0)
     try:
         chosen = implementations(
             Governance(store, entitlements=ENTITLED), FloorConnections(store, 1)
         )
         while (command := commands.recv()) is not None:
-            key, users, calls, round_id = command
+            key, users, calls, seed = command
             try:
                 call = chosen[key](0)
-                rng = random.Random(round_id)
+                rng = random.Random(seed)
                 picked = [rng.choice(users) for _ in range(calls)]
                 for user in picked[:WARM]:  # psycopg prepares a statement on its 5th run
                     call(user)
-            except Exception as exc:
-                commands.send(exc)
+            except Exception:
+                commands.send(traceback.format_exc())
                 continue
             commands.send("ready")
-            while go.value != round_id:
-                time.sleep(0.0001)
-            cpu = time.process_time()
-            latencies = []
-            for user in picked:
-                started = time.perf_counter()
-                call(user)
-                latencies.append(time.perf_counter() - started)
+            signal = commands.recv()
+            if signal is None:
+                return
+            if signal != "go":
+                continue
+            try:
+                cpu = time.process_time()
+                latencies = []
+                for user in picked:
+                    started = time.perf_counter()
+                    call(user)
+                    latencies.append(time.perf_counter() - started)
+            except Exception:
+                commands.send(traceback.format_exc())
+                continue
             commands.send((latencies, time.process_time() - cpu))
+    except (EOFError, BrokenPipeError):
+        pass  # the parent is gone
     finally:
         store.close()
 
@@ -83,42 +96,51 @@ class CallerProcesses:
 
     def __init__(self, url: str | URL, count: int) -> None:
         context = multiprocessing.get_context("spawn")  # no inherited connections or threads
-        self._go = context.Value("q", 0)
         self._rounds = 0
         self._pipes: list[Connection] = []
-        self._processes = []
+        self._processes: list[BaseProcess] = []
         for _ in range(count):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_caller, args=(url, theirs, self._go), daemon=True)
+            process = context.Process(target=_caller, args=(url, theirs), daemon=True)
             process.start()
+            theirs.close()  # the child's end: an exit of the child then ends our reads
             self._pipes.append(ours)
             self._processes.append(process)
 
     def drive(
         self, key: tuple[str, str], users: Sequence[UUID], callers: int, calls: int
     ) -> Driven:
-        """``calls`` calls of ``key`` spread over the first ``callers`` processes, all started
-        at once; the CPU time is theirs, summed."""
+        """``calls`` calls of ``key`` spread over the first ``callers`` processes, started
+        together once all have warmed up; the CPU time is theirs, summed."""
         self._rounds += 1
         used = self._pipes[:callers]
-        for pipe in used:
-            pipe.send((key, list(users), max(1, calls // callers), self._rounds))
-        for pipe in used:
-            answer = pipe.recv()
-            if answer != "ready":
-                raise RuntimeError(f"a caller process failed: {answer!r}")
+        for index, pipe in enumerate(used):
+            pipe.send((key, list(users), max(1, calls // callers), self._rounds * 100 + index))
+        answers = [pipe.recv() for pipe in used]
+        failures = [answer for answer in answers if answer != "ready"]
         started = time.perf_counter()
-        self._go.value = self._rounds
-        results = [pipe.recv() for pipe in used]
+        for pipe, answer in zip(used, answers, strict=True):
+            if answer == "ready":
+                pipe.send("abort" if failures else "go")
+        results = [] if failures else [pipe.recv() for pipe in used]
         elapsed = time.perf_counter() - started
+        failures += [result for result in results if isinstance(result, str)]
+        if failures:
+            raise RuntimeError(f"a caller process failed in {key}:\n{failures[0]}")
         latencies = tuple(latency for per, _ in results for latency in per)
         return Driven(latencies, elapsed, sum(cpu for _, cpu in results))
 
     def close(self) -> None:
+        """Tell every process to end; those still running after 30 seconds are killed."""
         for pipe in self._pipes:
-            pipe.send(None)
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        deadline = time.monotonic() + 30
         for process in self._processes:
-            process.join(timeout=30)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 def measure(

@@ -179,7 +179,7 @@ def _hot_path(report: HotPathReport) -> list[str]:
             " floors on that connection. Threads of one process take turns holding Python's"
             " GIL; processes do not, as in a service that runs several. On 2 cores they still"
             " share the CPU with each other and with the server, so here too a call's latency"
-            " grows with the client CPU it takes.",
+            " grows with the client CPU it takes (here the caller processes' CPU, summed).",
             "",
             *_table(report, processes=True),
         ]
