@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
@@ -58,6 +58,7 @@ AI_GOVERNANCE = "ai_governance"
 """The entitlement that enables budgets, overrides and spend (SPEC §6.3)."""
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 PriceListing = Literal["effective", "pricebook", "custom", "all"]
 _SYSTEM = Actor.system()
@@ -65,12 +66,16 @@ TRANSIENT_ATTEMPTS = 3
 """How often an idempotent call is tried when its transaction meets a TransientError."""
 
 
-def _retried(call: Callable[[], T]) -> T:
-    """``call()``, tried again when it meets a TransientError (its transaction was rolled back),
-    a bounded number of times (SPEC §8.0). Only for idempotent calls."""
-    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+def _retried(call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``call(*args, **kwargs)``, tried again when it meets a TransientError (its transaction
+    was rolled back), a bounded number of times (SPEC §8.0). Only for idempotent calls."""
+    try:
+        return call(*args, **kwargs)  # the first attempt apart: the hot path enters no loop
+    except TransientError:
+        pass
+    for attempt in range(2, TRANSIENT_ATTEMPTS + 1):
         try:
-            return call()
+            return call(*args, **kwargs)
         except TransientError:
             if attempt == TRANSIENT_ATTEMPTS:
                 raise

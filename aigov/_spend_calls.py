@@ -71,16 +71,10 @@ class SpendCalls(Service):
         now = self._now()
         window = self._period_of(now)
         authorize(actor, "read the spend of", [Need("read_user", user)], self._facts_on_demand)
-        found = _found(
-            _retried(
-                lambda: self._store.budget_and_spend(
-                    user, window.start, now, self._settings.budget_policy
-                )
-            ),
-            "user",
-            user,
+        policy = self._settings.budget_policy
+        effective, spent, held = _found(
+            _retried(self._store.budget_and_spend, user, window.start, now, policy), "user", user
         )
-        effective, spent, held = found.effective, found.spent_micros, found.held_micros
         limit = effective.spend_limit_micros
         return SpendStatus(
             user_id=user,
@@ -235,7 +229,7 @@ class SpendCalls(Service):
         # A TransientError rolled the whole operation back, and the hold's id is fixed: trying
         # again cannot make a second hold.
         outcome = _found(
-            _retried(lambda: self._store.reserve_if_fits(request, self._settings.budget_policy)),
+            _retried(self._store.reserve_if_fits, request, self._settings.budget_policy),
             "user",
             user,
         )

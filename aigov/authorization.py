@@ -199,19 +199,24 @@ def authorize(actor: Actor, action: str, needs: Sequence[Need], facts: Facts) ->
     not be read (its existence is not disclosed), else ForbiddenError."""
     if actor.user_id is None:
         return  # the system may do everything
-    proven: list[Need] = []
+    unproven: list[Need] = []
     for need in needs:
         resource = _RESOURCE_OF.get(need.permission)
-        if resource is None:
-            continue
-        read = (
-            need if need.permission not in _READ_OF else Need(_READ_OF[need.permission], need.key)
-        )
-        if not may(actor, read, facts):
-            raise NotFoundError(f"{resource} {need.key} not found", resource=resource, key=need.key)
-        proven.append(read)
-    for need in needs:
-        if need not in proven and not may(actor, need, facts):
+        if resource is not None:
+            read = (
+                need
+                if need.permission not in _READ_OF
+                else Need(_READ_OF[need.permission], need.key)
+            )
+            if not may(actor, read, facts):
+                raise NotFoundError(
+                    f"{resource} {need.key} not found", resource=resource, key=need.key
+                )
+            if read is need:
+                continue
+        unproven.append(need)
+    for need in unproven:
+        if not may(actor, need, facts):
             resource = _RESOURCE_OF.get(need.permission, need.permission)
             raise ForbiddenError(
                 f"{actor} may not {action}: it needs {GRANTS[need.permission].title!r}",

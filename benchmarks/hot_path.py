@@ -392,10 +392,11 @@ class FloorConnections:
         self._pool = pool
 
     def get(self, slot: int) -> psycopg.Cursor[Any]:
+        """A cursor of the ordinary kind (named placeholders) on the slot's connection."""
         idle = self._pool._idle
         if slot >= len(idle):
             raise RuntimeError(f"floor slot {slot}: the pool has {len(idle)} idle connections")
-        return idle[-1 - slot][0].cursor
+        return idle[-1 - slot][0].connection.cursor()
 
 
 def _check_floors(

@@ -32,6 +32,8 @@ __all__ = ["drop_hung_up_connections", "hung_up", "watch_for_goodbye"]
 
 _ENDED_SEVERITIES = frozenset({"FATAL", "PANIC"})
 _ENDED_SQLSTATES = "57P"  # operator intervention: shutdown, crash of another backend, …
+_ACTIVE = int(TransactionStatus.ACTIVE)  # libpq's statuses are plain ints: int comparisons
+_OK = int(ConnStatus.OK)
 _said_goodbye: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
 
 
@@ -56,7 +58,7 @@ def hung_up(connection: psycopg.Connection[Any]) -> bool:
     statement, or the server has ended it: its end of file arrived, or its goodbye did (noted
     only on connections ``watch_for_goodbye`` watches)."""
     pgconn = connection.pgconn
-    if pgconn.transaction_status == TransactionStatus.ACTIVE:
+    if pgconn.transaction_status == _ACTIVE:
         return True  # a statement in flight: not idle, and parsing would wait for it
     read = pgconn.consume_input
     try:
@@ -65,7 +67,7 @@ def hung_up(connection: psycopg.Connection[Any]) -> bool:
         read()
     except psycopg.OperationalError:
         return True
-    if pgconn.status != ConnStatus.OK:
+    if pgconn.status != _OK:
         return True
     pgconn.get_result()  # idle: parses what arrived and returns None at once
     return connection in _said_goodbye

@@ -523,7 +523,9 @@ class _PostgresUnitOfWork(UnitOfWork):
         statement = self._hot.budget_and_spend[policy]
         with driver.pipeline():
             cursors = [
-                driver.execute(statement, self._hot.budget_parameters(user, period_start, now))
+                psycopg.RawCursor(driver).execute(
+                    statement, self._hot.budget_parameters(user, period_start, now)
+                )
                 for user in user_ids
             ]
         found = {
@@ -857,7 +859,7 @@ class PostgresStore(Store):
         with self._connection() as connection:
             yield _PostgresUnitOfWork(connection, self._seed, self._schema, self._hot)
 
-    def _one_row(self, sql: str, parameters: dict[str, Any]) -> Any:
+    def _one_row(self, sql: str, parameters: Sequence[Any]) -> Any:
         """The row of one statement run on its own, as its own READ COMMITTED transaction: on
         the statement pool one round trip (autocommit; psycopg prepares it after a few runs).
         On a bare engine's connections it is an explicit transaction at that level, whatever
@@ -873,7 +875,7 @@ class PostgresStore(Store):
                 driver.isolation_level = IsolationLevel.READ_COMMITTED
                 try:
                     with driver.transaction():
-                        return driver.execute(sql, parameters).fetchone()
+                        return psycopg.RawCursor(driver).execute(sql, parameters).fetchone()
                 finally:
                     if not driver.closed:
                         driver.isolation_level = level
@@ -886,7 +888,7 @@ class PostgresStore(Store):
         """One statement: resolve, expire, guard and hold (``_hot_path``)."""
         row = self._one_row(self._hot.reserve[policy], self._hot.reserve_parameters(request))
         if row is not None and row[4] is None:  # refused: the counter as committed now
-            where = {"user": request.user_id, "group": row[1], "period": request.period_start}
+            where = (request.user_id, row[1], request.period_start)
             row = (*row[:4], *(self._one_row(self._hot.counter, where) or (0, 0)))
         return self._known(self._hot.hold_outcome(row, request), request.user_id)
 
@@ -902,7 +904,7 @@ class PostgresStore(Store):
         """``found``, or None when it has no group because the user is unknown."""
         if found.effective.group_id is not None:
             return found
-        return found if self._one_row(self._hot.user_exists, {"user": user_id})[0] else None
+        return found if self._one_row(self._hot.user_exists, (user_id,))[0] else None
 
     def close(self) -> None:
         """Close the pooled connections; a later unit of work opens new ones."""

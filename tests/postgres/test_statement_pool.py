@@ -32,7 +32,7 @@ def connector(url: URL) -> functools.partial[psycopg.Connection[Any]]:
 
 
 def backend(pool: StatementPool) -> int:
-    return int(pool.one_row(BACKEND, {})[0])
+    return int(pool.one_row(BACKEND, ())[0])
 
 
 def busy_backends(pool: StatementPool, count: int) -> set[int]:
@@ -42,7 +42,7 @@ def busy_backends(pool: StatementPool, count: int) -> set[int]:
 
     def hold() -> None:
         barrier.wait()
-        seen.add(int(pool.one_row("SELECT pg_backend_pid() FROM pg_sleep(0.2)", {})[0]))
+        seen.add(int(pool.one_row("SELECT pg_backend_pid() FROM pg_sleep(0.2)", ())[0]))
 
     threads = [threading.Thread(target=hold) for _ in range(count)]
     for thread in threads:
@@ -57,7 +57,7 @@ def test_connections_open_at_first_use_and_run_in_autocommit_at_read_committed(
 ):
     assert pool._idle == []
     row = pool.one_row(
-        "SELECT current_setting('transaction_isolation'), now() = statement_timestamp()", {}
+        "SELECT current_setting('transaction_isolation'), now() = statement_timestamp()", ()
     )
     assert row == ("read committed", True)  # a transaction of its own: autocommit
 
@@ -72,7 +72,7 @@ def test_a_lone_caller_always_gets_the_connection_used_last(pool: StatementPool)
 def test_callers_beyond_the_size_wait_then_fail(pool: StatementPool, postgres_url: URL):
     errors: list[BaseException] = []
     threads = [
-        threading.Thread(target=pool.one_row, args=("SELECT pg_sleep(1.5) -- held", {}))
+        threading.Thread(target=pool.one_row, args=("SELECT pg_sleep(1.5) -- held", ()))
         for _ in range(3)
     ]
     for thread in threads:
@@ -84,27 +84,27 @@ def test_callers_beyond_the_size_wait_then_fail(pool: StatementPool, postgres_ur
         ).fetchone() != (3,):
             time.sleep(0.01)
     try:
-        pool.one_row("SELECT 1", {})
+        pool.one_row("SELECT 1", ())
     except psycopg.OperationalError as exc:
         errors.append(exc)
     for thread in threads:
         thread.join()
     assert len(errors) == 1
     assert "3 hot-path connections stayed busy" in str(errors[0])
-    assert pool.one_row("SELECT 1", {}) == (1,)
+    assert pool.one_row("SELECT 1", ()) == (1,)
 
 
 def test_a_failed_statement_leaves_its_connection_usable(pool: StatementPool):
     used = backend(pool)
     with pytest.raises(psycopg.errors.DivisionByZero):
-        pool.one_row("SELECT 1 / 0", {})
+        pool.one_row("SELECT 1 / 0", ())
     assert backend(pool) == used
 
 
 def test_a_broken_connection_is_closed_not_kept(pool: StatementPool, postgres_url: URL):
     used = backend(pool)
     with pytest.raises(psycopg.OperationalError):
-        pool.one_row("SELECT pg_terminate_backend(pg_backend_pid())", {})
+        pool.one_row("SELECT pg_terminate_backend(pg_backend_pid())", ())
     assert pool._idle == []
     assert backend(pool) != used
 
@@ -127,7 +127,7 @@ def test_close_closes_idle_connections_and_those_in_use_when_they_come_back(
     returned = threading.Event()
 
     def in_use() -> None:
-        pool.one_row("SELECT pg_sleep(0.3)", {})
+        pool.one_row("SELECT pg_sleep(0.3)", ())
         returned.set()
 
     thread = threading.Thread(target=in_use)

@@ -219,7 +219,7 @@ def test_a_bare_engine_runs_the_hot_path_at_read_committed_whatever_the_default(
     gov = Governance(store, entitlements={AI_GOVERNANCE})
     try:
         user = _member_with_budget(gov, 100)
-        assert store._one_row("SELECT current_setting('transaction_isolation')", {}) == (
+        assert store._one_row("SELECT current_setting('transaction_isolation')", ()) == (
             "read committed",
         )
         with ThreadPoolExecutor(8) as pool:
