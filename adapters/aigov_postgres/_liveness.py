@@ -60,11 +60,11 @@ def hung_up(connection: psycopg.Connection[Any]) -> bool:
     pgconn = connection.pgconn
     if pgconn.transaction_status == _ACTIVE:
         return True  # a statement in flight: not idle, and parsing would wait for it
-    read = pgconn.consume_input
     try:
-        read()  # over TLS each read takes one record: a notification, the goodbye, the close
-        read()
-        read()
+        pgconn.consume_input()  # on a plain socket one read takes all that arrived
+        if pgconn.ssl_in_use:  # over TLS each takes one record: a notification, goodbye, close
+            pgconn.consume_input()
+            pgconn.consume_input()
     except psycopg.OperationalError:
         return True
     if pgconn.status != _OK:
