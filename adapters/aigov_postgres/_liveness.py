@@ -10,6 +10,10 @@ moment its goodbye arrives, and anything else an idle connection receives (a not
 changed parameter) stays for psycopg to deliver with the next statement. A host that vanishes
 without closing the socket sends nothing: TCP keepalives (``connect_args``) find those.
 
+On a plain socket one read takes all that arrived: one system call per checkout, the check's
+whole cost. Over TLS or GSSAPI encryption each read takes one record, so the check reads three
+times there (a notification, the goodbye, the close).
+
 ``select.poll`` would tell as much, but Python lets go of the GIL around it, and psycopg's C
 build keeps it around libpq's reads and parsing. With 4 and 16 threads on 2 cores, the hot
 path's store call measured 1.48 and 1.78 times the bare query on the same connection with a
@@ -19,11 +23,13 @@ poll (taken inside the pool's lock), 1.20 and 1.21 times with these reads.
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg.errors import Diagnostic
 from psycopg.pq import ConnStatus, TransactionStatus
+from psycopg.pq.abc import PGconn
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -34,21 +40,38 @@ _ENDED_SEVERITIES = frozenset({"FATAL", "PANIC"})
 _ENDED_SQLSTATES = "57P"  # operator intervention: shutdown, crash of another backend, …
 _ACTIVE = int(TransactionStatus.ACTIVE)  # libpq's statuses are plain ints: int comparisons
 _OK = int(ConnStatus.OK)
-_said_goodbye: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
+
+
+@dataclass
+class _Watch:
+    """What the checkout check knows of one connection."""
+
+    plain: bool  # bytes arrive as sent (no TLS, no GSSAPI): one read takes all that arrived
+    goodbye: bool = False  # the server's goodbye has arrived
+
+
+_watched: weakref.WeakKeyDictionary[psycopg.Connection[Any], _Watch] = weakref.WeakKeyDictionary()
+
+
+def _plain(pgconn: PGconn) -> bool:
+    if pgconn.ssl_in_use:
+        return False
+    try:
+        return not pgconn.used_gssapi  # GSSAPI may encrypt: then it reads by records, like TLS
+    except psycopg.NotSupportedError:  # a libpq before 16 cannot tell
+        return False
 
 
 def watch_for_goodbye(connection: psycopg.Connection[Any]) -> None:
     """Note the server's goodbye when it reaches ``connection`` while idle. Called once, when
     the connection opens."""
-    ref = weakref.ref(connection)
+    watch = _watched[connection] = _Watch(plain=_plain(connection.pgconn))
 
     def note(diagnostic: Diagnostic) -> None:
-        watched = ref()
-        if watched is not None and (
-            diagnostic.severity_nonlocalized in _ENDED_SEVERITIES
-            or (diagnostic.sqlstate or "").startswith(_ENDED_SQLSTATES)
-        ):
-            _said_goodbye.add(watched)
+        if diagnostic.severity_nonlocalized in _ENDED_SEVERITIES or (
+            diagnostic.sqlstate or ""
+        ).startswith(_ENDED_SQLSTATES):
+            watch.goodbye = True
 
     connection.add_notice_handler(note)
 
@@ -60,17 +83,18 @@ def hung_up(connection: psycopg.Connection[Any]) -> bool:
     pgconn = connection.pgconn
     if pgconn.transaction_status == _ACTIVE:
         return True  # a statement in flight: not idle, and parsing would wait for it
+    watch = _watched.get(connection)
     try:
-        pgconn.consume_input()  # on a plain socket one read takes all that arrived
-        if pgconn.ssl_in_use:  # over TLS each takes one record: a notification, goodbye, close
-            pgconn.consume_input()
+        pgconn.consume_input()
+        if watch is None or not watch.plain:  # each read takes one record: a notification,
+            pgconn.consume_input()  # the goodbye, the close
             pgconn.consume_input()
     except psycopg.OperationalError:
         return True
     if pgconn.status != _OK:
         return True
     pgconn.get_result()  # idle: parses what arrived and returns None at once
-    return connection in _said_goodbye
+    return watch is not None and watch.goodbye
 
 
 def drop_hung_up_connections(engine: Engine) -> None:
