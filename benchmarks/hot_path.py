@@ -693,6 +693,7 @@ def _resolution(  # noqa: PLR0917 - private, called once
     with psycopg.connect(dsn, autocommit=True) as connection:
         add_users_sql(connection, 2 * USERS + 1, large)
         connection.execute("VACUUM ANALYZE")
+        connection.execute("CHECKPOINT")  # the load's dirty pages written now, not meanwhile
     log(f"hot path: {large:,} users in {time.perf_counter() - started:.0f} s (bulk SQL)")
     everyone = [user_id(n) for n in random.Random(8).sample(range(1, large + 1), calls)]
     label = f"{large:,} users"

@@ -47,15 +47,11 @@ def test_a_connection_the_server_ended_is_hung_up(idle: Connection, admin: Conne
     assert hung_up(idle)
 
 
-def test_an_unwatched_connection_the_server_ended_is_hung_up(
-    postgres_url: URL, admin: Connection
-):
+def test_an_unwatched_connection_the_server_ended_is_hung_up(postgres_url: URL, admin: Connection):
     """Without a watch the goodbye goes unnoted: the check reads on, to the end of file."""
     with psycopg.connect(libpq_uri(postgres_url), autocommit=True) as unwatched:
         assert not hung_up(unwatched)
-        assert admin.execute(
-            "SELECT pg_terminate_backend(%s, 5000)", [unwatched.info.backend_pid]
-        )
+        assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", [unwatched.info.backend_pid])
         assert hung_up(unwatched)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -71,6 +71,20 @@ def test_actors():
         Actor.user(user, site_roles=("emperor",))  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         Actor.user("nobody")
+
+
+def test_a_plain_user_actor_is_built_once_per_id():
+    """The gateway's actor on every request: frozen, so one is shared; other input is validated
+    each time."""
+    user = uuid4()
+    actor = Actor.user(user)
+    assert Actor.user(user) is actor
+    assert Actor.user(UUID(str(user))) == actor
+    assert Actor.user(str(user)) == actor
+    assert Actor.user(user, site_roles=("auditor",)).site_roles == {"auditor"}
+    assert Actor.user(user).site_roles == frozenset()
+    with pytest.raises(InvalidInputError):
+        Actor.user(["not", "an", "id"])  # type: ignore[arg-type]
 
 
 class _UntouchableStore:
