@@ -160,7 +160,7 @@ class NoFacts(Facts):
 
 class Need(NamedTuple):
     """One permission an operation needs, on one resource (None for deployment-wide ones). A
-    named tuple: the hot path builds and compares one per call (a dataclass costs more)."""
+    named tuple: the hot path builds one per call (a dataclass costs more)."""
 
     permission: Permission
     key: UUID | None = None

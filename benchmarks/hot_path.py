@@ -373,7 +373,7 @@ class HotPathReport:
 
 
 class FloorConnections:
-    """The floors run on aigov's own hot-path connections, through the cursor each keeps.
+    """The floors run on aigov's own hot-path connections, each through a cursor of its own.
 
     Which server process serves a connection, and where the scheduler runs it, moves a
     round trip's time a lot: the same floor query on four connections of one run measured

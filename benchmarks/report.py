@@ -135,7 +135,8 @@ def _hot_path(report: HotPathReport) -> list[str]:
         "## Budget hot path (SPEC §7, §8.3)",
         "",
         "Threads share one `Governance` (Postgres: a pool of 16 connections). The floors run on"
-        " those same connections, through the cursor each keeps, never while aigov runs: floor"
+        " those same connections, through an ordinary psycopg cursor of their own (named"
+        " placeholders; aigov's statements use raw `$1` ones), never while aigov runs: floor"
         " thread i takes the connection i-th from the top of aigov's LIFO pool, the one an"
         " aigov caller would take next. Which server process serves a connection decides a lot"
         " on this machine (the same floor query measured 51 µs on two connections and 115 µs"
