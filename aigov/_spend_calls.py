@@ -30,6 +30,7 @@ from aigov.spend import (
     budget_exceeded,
     check_replay,
     crossed_thresholds,
+    spend_status_of,
     usage_record,
 )
 
@@ -72,21 +73,8 @@ class SpendCalls(Service):
         window = self._period_of(now)
         authorize(actor, "read the spend of", [Need("read_user", user)], self._facts_on_demand)
         policy = self._settings.budget_policy
-        effective, spent, held = _found(
-            _retried(self._store.budget_and_spend, user, window.start, now, policy), "user", user
-        )
-        limit = effective.spend_limit_micros
-        return SpendStatus(
-            user_id=user,
-            spend_limit_micros=limit,
-            source=effective.source,
-            group_id=effective.group_id,
-            period_start=window.start,
-            period_end=window.end,
-            spent_micros=spent,
-            held_micros=held,
-            remaining_micros=None if limit is None else max(0, limit - spent - held),
-        )
+        found = _retried(self._store.budget_and_spend, user, window.start, now, policy)
+        return spend_status_of(user, _found(found, "user", user), window)
 
     def record_usage(
         self,

@@ -13,10 +13,12 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
+from aigov._validation import prevalidated
 from aigov.cost import TOKEN_KINDS, Cost, TokenKind, TokenUsage
 from aigov.directory import storable_text
 from aigov.exceptions import BudgetExceededError, ConflictError
 from aigov.money import Micros
+from aigov.periods import PeriodWindow
 from aigov.prices import ModelPrice, PriceSource
 from aigov.resolution import BudgetSource, EffectiveBudget
 
@@ -38,6 +40,7 @@ __all__ = [
     "check_replay",
     "crossed_thresholds",
     "fits",
+    "spend_status_of",
     "usage_record",
 ]
 
@@ -162,16 +165,22 @@ class HoldRequest(NamedTuple):
     created_at: datetime
 
     def on(self, group_id: UUID) -> Reservation:
-        """The reservation this request becomes on ``group_id``'s counter."""
-        return Reservation(
-            id=self.id,
-            user_id=self.user_id,
-            group_id=group_id,
-            period_start=self.period_start,
-            amount_micros=self.amount_micros,
-            expires_at=self.expires_at,
-            created_at=self.created_at,
-        )
+        """The reservation this request becomes on ``group_id``'s counter. Validated only when
+        the id (from the id factory) or the group (from the store) is not a plain UUID: the
+        rest ``Governance`` has checked."""
+        values = {
+            "id": self.id,
+            "user_id": self.user_id,
+            "group_id": group_id,
+            "period_start": self.period_start,
+            "amount_micros": self.amount_micros,
+            "expires_at": self.expires_at,
+            "created_at": self.created_at,
+            "state": "held",
+        }
+        if type(self.id) is UUID and type(group_id) is UUID:
+            return prevalidated(Reservation, values)
+        return Reservation.model_validate(values)
 
 
 class HoldOutcome(NamedTuple):
@@ -239,6 +248,28 @@ class GroupSummary(BaseModel):
     override_count: int
     total_limit_micros: int | None
     spent_micros: int
+
+
+def spend_status_of(user_id: UUID, found: BudgetAndSpend, window: PeriodWindow) -> SpendStatus:
+    """Where ``user_id`` stands in ``window`` (SPEC §9), from what the store found: what is
+    left of the limit after the spend and the live holds, never below 0. Validated only when
+    the store's numbers are not plain ints: the rest is validated already."""
+    effective, spent, held = found
+    limit = effective.spend_limit_micros
+    values = {
+        "user_id": user_id,
+        "spend_limit_micros": limit,
+        "source": effective.source,
+        "group_id": effective.group_id,
+        "period_start": window.start,
+        "period_end": window.end,
+        "spent_micros": spent,
+        "held_micros": held,
+        "remaining_micros": None if limit is None else max(0, limit - spent - held),
+    }
+    if type(spent) is int and type(held) is int and type(effective) is EffectiveBudget:
+        return prevalidated(SpendStatus, values)
+    return SpendStatus.model_validate(values)
 
 
 def usage_record(
