@@ -6,7 +6,6 @@ Organization roles are never taken from the caller: they are read from the direc
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Literal
 from uuid import UUID
 
@@ -41,7 +40,7 @@ class Actor(BaseModel):
         """A user of the host system with the given deployment-wide roles."""
         if site_roles == ():  # the default: nothing to validate but the id
             if type(user_id) is UUID and cls is Actor:
-                return _member(user_id)
+                return _members.get(user_id.int) or _member(user_id)
             return validated(cls, user_id=user_id)
         return validated(cls, user_id=user_id, site_roles=site_roles)
 
@@ -53,8 +52,16 @@ class Actor(BaseModel):
         return "system" if self.user_id is None else f"user {self.user_id}"
 
 
-@lru_cache(maxsize=4096)
+_members: dict[int, Actor] = {}
+_MEMBERS_KEPT = 4096
+
+
 def _member(user_id: UUID) -> Actor:
     """A user without site roles, the gateway's actor on every request: actors are frozen, so
-    one validated per user serves every call (a cache hit costs a third of a validation)."""
-    return validated(Actor, user_id=user_id)
+    one validated per user serves every call. Kept by the id's int (a UUID hashes in Python,
+    an int in C), at most ``_MEMBERS_KEPT`` of them: when full, the cache starts again."""
+    actor = validated(Actor, user_id=user_id)
+    if len(_members) >= _MEMBERS_KEPT:
+        _members.clear()
+    _members[user_id.int] = actor
+    return actor

@@ -23,7 +23,7 @@ from psycopg.pq import TransactionStatus
 
 from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
-from aigov_postgres._liveness import hung_up, watch_for_goodbye
+from aigov_postgres._liveness import Watch, hung_up, watch_for_goodbye
 from aigov_postgres._migrations import quote_ident
 
 __all__ = ["HotPathStatements", "StatementPool"]
@@ -234,6 +234,7 @@ class _Pooled(NamedTuple):
     connection: psycopg.Connection[Any]
     cursor: psycopg.RawCursor[Any]  # reused: a new cursor per statement costs ~30 µs, measured
     generation: int  # the pool's when it opened: close() starts a new one
+    watch: Watch  # what the checkout check knows of it
 
 
 class StatementPool:
@@ -279,7 +280,7 @@ class StatementPool:
             while True:
                 if self._idle:
                     pooled = self._idle.pop()[0]
-                    if not hung_up(pooled.connection):
+                    if not hung_up(pooled.connection, pooled.watch):
                         return pooled
                     pooled.connection.close()
                     self._open -= 1
@@ -291,15 +292,15 @@ class StatementPool:
                     deadline = deadline or time.monotonic() + self._timeout
                     self._wait_until(deadline)
         try:
-            connection = self._new_connection()
+            connection, watch = self._new_connection()
         except BaseException:
             with self._lock:
                 self._open -= 1
                 self._wake_one()
             raise
-        return _Pooled(connection, psycopg.RawCursor(connection), generation)
+        return _Pooled(connection, psycopg.RawCursor(connection), generation, watch)
 
-    def _new_connection(self) -> psycopg.Connection[Any]:
+    def _new_connection(self) -> tuple[psycopg.Connection[Any], Watch]:
         connection = self._connect()
         if not isinstance(connection, psycopg.Connection):
             raise psycopg.InterfaceError(
@@ -307,8 +308,7 @@ class StatementPool:
             )
         connection.autocommit = True
         connection.execute("SET default_transaction_isolation TO 'read committed'")
-        watch_for_goodbye(connection)
-        return connection
+        return connection, watch_for_goodbye(connection)
 
     def _wait_until(self, deadline: float) -> None:
         """Wait (lock held) for a connection to come back, or room for one."""
@@ -328,7 +328,8 @@ class StatementPool:
         oldest idle one when it has not been used for ``max_idle`` seconds."""
         now = time.monotonic()
         with self._lock:
-            self._wake_one()  # either way a connection, or room for one, is free
+            if self._waiting:  # either way a connection, or room for one, is free
+                self._free.notify()
             idle = self._idle
             if (
                 pooled.connection.pgconn.transaction_status == _IDLE

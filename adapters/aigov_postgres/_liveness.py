@@ -34,7 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
-__all__ = ["drop_hung_up_connections", "hung_up", "watch_for_goodbye"]
+__all__ = ["Watch", "drop_hung_up_connections", "hung_up", "watch_for_goodbye"]
 
 _ENDED_SEVERITIES = frozenset({"FATAL", "PANIC"})
 _ENDED_SQLSTATES = "57P"  # operator intervention: shutdown, crash of another backend, …
@@ -43,14 +43,14 @@ _OK = int(ConnStatus.OK)
 
 
 @dataclass
-class _Watch:
+class Watch:
     """What the checkout check knows of one connection."""
 
     plain: bool  # bytes arrive as sent (no TLS, no GSSAPI): one read takes all that arrived
     goodbye: bool = False  # the server's goodbye has arrived
 
 
-_watched: weakref.WeakKeyDictionary[psycopg.Connection[Any], _Watch] = weakref.WeakKeyDictionary()
+_watched: weakref.WeakKeyDictionary[psycopg.Connection[Any], Watch] = weakref.WeakKeyDictionary()
 
 
 def _plain(pgconn: PGconn) -> bool:
@@ -62,10 +62,11 @@ def _plain(pgconn: PGconn) -> bool:
         return False
 
 
-def watch_for_goodbye(connection: psycopg.Connection[Any]) -> None:
+def watch_for_goodbye(connection: psycopg.Connection[Any]) -> Watch:
     """Note the server's goodbye when it reaches ``connection`` while idle. Called once, when
-    the connection opens."""
-    watch = _watched[connection] = _Watch(plain=_plain(connection.pgconn))
+    the connection opens; what it returns, kept beside the connection, spares ``hung_up`` the
+    lookup."""
+    watch = _watched[connection] = Watch(plain=_plain(connection.pgconn))
 
     def note(diagnostic: Diagnostic) -> None:
         if diagnostic.severity_nonlocalized in _ENDED_SEVERITIES or (
@@ -74,16 +75,18 @@ def watch_for_goodbye(connection: psycopg.Connection[Any]) -> None:
             watch.goodbye = True
 
     connection.add_notice_handler(note)
+    return watch
 
 
-def hung_up(connection: psycopg.Connection[Any]) -> bool:
+def hung_up(connection: psycopg.Connection[Any], watch: Watch | None = None) -> bool:
     """Whether a pooled connection may not be lent: it is closed (a broken one is too), runs a
     statement, or the server has ended it: its end of file arrived, or its goodbye did (noted
-    only on connections ``watch_for_goodbye`` watches)."""
+    only on connections ``watch_for_goodbye`` watches; ``watch`` is what it returned)."""
     pgconn = connection.pgconn
     if pgconn.transaction_status == _ACTIVE:
         return True  # a statement in flight: not idle, and parsing would wait for it
-    watch = _watched.get(connection)
+    if watch is None:
+        watch = _watched.get(connection)
     try:
         pgconn.consume_input()
         if watch is None or not watch.plain:  # each read takes one record: a notification,

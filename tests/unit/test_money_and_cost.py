@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aigov import AmountOutOfRangeError, InvalidInputError
+from aigov._service import _LIMIT, _limit
+from aigov._validation import checked
 from aigov.cost import TOKEN_KINDS, TokenUsage, cost_of
 from aigov.money import MAX_MICROS, usd_to_micros
 from aigov.prices import Prices
@@ -132,3 +134,21 @@ def test_a_cost_beyond_the_bigint_range_is_refused():
 def test_token_counts_are_non_negative_integers(bad):
     with pytest.raises(InvalidInputError, match="input_tokens"):
         TokenUsage(input_tokens=bad)
+
+
+@given(
+    st.integers(-(2**64), 2**64)
+    | st.sampled_from([0, MAX_MICROS, MAX_MICROS + 1, -1, True, False, 1.0, "5", Decimal(5)])
+)
+def test_an_amount_passes_or_fails_as_its_validation_says(value):
+    """The plain-int shortcut of amounts and limits agrees with validating them."""
+    try:
+        expected: object = checked(_LIMIT, value, "spend_limit_micros")
+    except InvalidInputError as exc:
+        expected = type(exc)
+    try:
+        got: object = _limit(value)
+    except InvalidInputError as exc:
+        got = type(exc)
+    assert got == expected
+    assert type(got) is type(expected)
