@@ -153,9 +153,9 @@ class SpendCounter(BaseModel):
 class HoldRequest(NamedTuple):
     """A hold to take on whichever counter the user's effective group has in the period: the
     store resolves the group and takes the hold in one operation (SPEC §8.3). ``Governance``
-    builds it from values it has checked; ``on`` validates the reservation it becomes. Like
-    ``HoldOutcome`` and ``BudgetAndSpend``, a named tuple: the hot path builds one per call, and
-    a frozen dataclass costs twice as much."""
+    builds it from values it has checked; ``on`` checks the rest of the reservation it becomes.
+    Like ``HoldOutcome`` and ``BudgetAndSpend``, a named tuple: the hot path builds one per call,
+    and a frozen dataclass costs twice as much."""
 
     id: UUID
     user_id: UUID
