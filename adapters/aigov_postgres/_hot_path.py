@@ -328,8 +328,7 @@ class StatementPool:
         oldest idle one when it has not been used for ``max_idle`` seconds."""
         now = time.monotonic()
         with self._lock:
-            if self._waiting:  # either way a connection, or room for one, is free
-                self._free.notify()
+            self._wake_one()  # either way a connection, or room for one, is free
             idle = self._idle
             if (
                 pooled.connection.pgconn.transaction_status == _IDLE
