@@ -461,7 +461,7 @@ def _held(governance: Governance, users: Sequence[UUID]) -> list[int]:
 
 
 def _profile(
-    store: PostgresStore, call: Callable[[], object], statement: str, calls: int
+    store: PostgresStore, call: Callable[[], object], statement: bytes, calls: int
 ) -> Profile:
     """Statements and round trips of one ``call()``; where the time of ``calls`` of them goes."""
     statements: list[str] = []
@@ -482,7 +482,7 @@ def _profile(
         call()
     event.remove(engine, "before_cursor_execute", listen)
     if hot_trips[0]:  # one round trip per statement: no pipeline on the hot path
-        shown = " ".join(statement.split())[:110]
+        shown = " ".join(statement.decode().split())[:110]
         statements += [f"(hot path pool) {shown}"] * hot_trips[0]
     trips[0] += hot_trips[0]
     profiler = cProfile.Profile()

@@ -158,16 +158,18 @@ def _effective_budget(limit: int | None, group: int | None, source: str | None) 
 NO_GROUP = EffectiveBudget(spend_limit_micros=None, group_id=None, source=None)
 
 
-def _numbered(sql: str, names: Sequence[str]) -> str:
+def _numbered(sql: str, names: Sequence[str]) -> bytes:
     """``sql`` with psycopg's raw placeholders ($1, $2, …) for its named ones, numbered in
-    ``names``' order. The pool runs statements on raw cursors, which send the text as it is:
-    psycopg neither rewrites it nor orders a dict of parameters on every call (about a tenth
-    of the driver's Python per statement, measured in bytecodes)."""
+    ``names``' order, encoded. The pool runs statements on raw cursors, which send the text as
+    it is: psycopg neither rewrites it nor orders a dict of parameters on every call (about a
+    tenth of the driver's Python per statement, measured in bytecodes). As bytes, the text is
+    not encoded again on every call, and the key psycopg finds its prepared statement by is
+    the same object each time, its hash kept (a 3 kB statement: 10,000 instructions a call)."""
     for number, name in enumerate(names, start=1):
         sql = sql.replace(f"%({name})s", f"${number}")
     if "%(" in sql:
         raise ValueError(f"a named parameter of this statement is not numbered: {sql}")
-    return sql
+    return sql.encode()
 
 
 class HotPathStatements:
@@ -178,8 +180,8 @@ class HotPathStatements:
 
     def __init__(self, schema: str) -> None:
         quoted = quote_ident(schema)
-        self.reserve: dict[BudgetPolicy, str] = {}
-        self.budget_and_spend: dict[BudgetPolicy, str] = {}
+        self.reserve: dict[BudgetPolicy, bytes] = {}
+        self.budget_and_spend: dict[BudgetPolicy, bytes] = {}
         orders: tuple[tuple[BudgetPolicy, str], ...] = (("highest", "DESC"), ("lowest", "ASC"))
         for policy, order in orders:
             chosen = _CHOSEN.format(s=quoted, order=order)
@@ -190,11 +192,11 @@ class HotPathStatements:
             self.budget_and_spend[policy] = _numbered(
                 _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen), ("user", "period", "now")
             )
-        self.user_exists = f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = $1)"
+        self.user_exists = f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = $1)".encode()
         self.counter = (
             f"SELECT spent_micros, held_micros FROM {quoted}.ai_spend_counters"
             " WHERE user_id = $1 AND group_id = $2 AND period_start = $3"
-        )
+        ).encode()
 
     @staticmethod
     def reserve_parameters(request: HoldRequest) -> tuple[Any, ...]:
@@ -265,7 +267,7 @@ class StatementPool:
         self._waiting = 0
         self._generation = 0
 
-    def one_row(self, sql: str, parameters: Sequence[Any]) -> Any:
+    def one_row(self, sql: bytes, parameters: Sequence[Any]) -> Any:
         """The row of one statement (raw placeholders: $1, $2, …), run as its own transaction:
         one round trip."""
         pooled = self._take()

@@ -859,7 +859,7 @@ class PostgresStore(Store):
         with self._connection() as connection:
             yield _PostgresUnitOfWork(connection, self._seed, self._schema, self._hot)
 
-    def _one_row(self, sql: str, parameters: Sequence[Any]) -> Any:
+    def _one_row(self, sql: bytes, parameters: Sequence[Any]) -> Any:
         """The row of one statement run on its own, as its own READ COMMITTED transaction: on
         the statement pool one round trip (autocommit; psycopg prepares it after a few runs).
         On a bare engine's connections it is an explicit transaction at that level, whatever
