@@ -319,7 +319,8 @@ def _page_size(limit: object, most: int) -> int:
 
 
 def _check_actor(actor: object) -> None:
-    if not isinstance(actor, Actor):
+    # The exact class first: isinstance on a pydantic model runs ABCMeta's Python check.
+    if type(actor) is not Actor and not isinstance(actor, Actor):
         raise InvalidInputError(f"actor must be an aigov.Actor, not {type(actor).__name__}")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -44,7 +43,7 @@ live AS (
     SELECT om.organization_id, om.created_at AS joined_at, o.is_default
     FROM {s}.organization_members AS om
     JOIN {s}.organizations AS o ON o.id = om.organization_id
-    WHERE om.user_id = %(user)s AND NOT o.deleted
+    WHERE om.user_id = %(user_id)s AND NOT o.deleted
 ),
 chosen AS (
     SELECT candidate.spend_limit_micros, candidate.group_id, candidate.source
@@ -52,13 +51,13 @@ chosen AS (
         (SELECT ov.spend_limit_micros, ov.group_id, 'user_override' AS source, 1 AS step
          FROM {s}.user_ai_budget_overrides AS ov
          JOIN {s}.groups AS g ON g.id = ov.group_id
-         WHERE ov.user_id = %(user)s AND g.organization_id IN (SELECT organization_id FROM live))
+         WHERE ov.user_id = %(user_id)s AND g.organization_id IN (SELECT organization_id FROM live))
         UNION ALL
         (SELECT b.spend_limit_micros, b.group_id, 'group', 2
          FROM {s}.group_members_expanded AS v
          JOIN {s}.group_ai_budgets AS b ON b.group_id = v.group_id
          JOIN live ON live.organization_id = v.organization_id
-         WHERE v.user_id = %(user)s
+         WHERE v.user_id = %(user_id)s
          ORDER BY b.spend_limit_micros {order}, live.joined_at, b.group_id
          LIMIT 1)
         UNION ALL
@@ -83,8 +82,8 @@ _RESERVE = """
 WITH {chosen},
 expired AS (
     UPDATE {s}.ai_spend_reservations AS r SET state = 'expired'
-    WHERE r.user_id = %(user)s AND r.group_id = (SELECT group_id FROM chosen)
-      AND r.period_start = %(period)s AND r.state = 'held' AND r.expires_at <= %(now)s
+    WHERE r.user_id = %(user_id)s AND r.group_id = (SELECT group_id FROM chosen)
+      AND r.period_start = %(period_start)s AND r.state = 'held' AND r.expires_at <= %(now)s
     RETURNING r.amount_micros
 ),
 freed AS (
@@ -93,9 +92,9 @@ freed AS (
 counter AS (
     INSERT INTO {s}.ai_spend_counters AS c
         (user_id, group_id, period_start, spent_micros, held_micros)
-    SELECT %(user)s, chosen.group_id, %(period)s, 0, %(amount)s
+    SELECT %(user_id)s, chosen.group_id, %(period_start)s, 0, %(amount_micros)s
     FROM chosen, freed
-    WHERE chosen.spend_limit_micros IS NULL OR %(amount)s <= chosen.spend_limit_micros
+    WHERE chosen.spend_limit_micros IS NULL OR %(amount_micros)s <= chosen.spend_limit_micros
     ON CONFLICT (user_id, group_id, period_start) DO UPDATE
         SET held_micros = c.held_micros - (SELECT micros FROM freed) + excluded.held_micros
         WHERE (SELECT spend_limit_micros FROM chosen) IS NULL
@@ -106,14 +105,16 @@ counter AS (
 unheld AS (
     UPDATE {s}.ai_spend_counters AS c SET held_micros = c.held_micros - freed.micros
     FROM chosen, freed
-    WHERE c.user_id = %(user)s AND c.group_id = chosen.group_id AND c.period_start = %(period)s
+    WHERE c.user_id = %(user_id)s AND c.group_id = chosen.group_id
+      AND c.period_start = %(period_start)s
       AND freed.micros > 0 AND NOT EXISTS (SELECT FROM counter)
     RETURNING c.spent_micros, c.held_micros
 ),
 hold AS (
     INSERT INTO {s}.ai_spend_reservations
         (id, user_id, group_id, period_start, amount_micros, expires_at, created_at, state)
-    SELECT %(id)s, %(user)s, chosen.group_id, %(period)s, %(amount)s, %(expires)s, %(now)s, 'held'
+    SELECT %(id)s, %(user_id)s, chosen.group_id, %(period_start)s, %(amount_micros)s,
+           %(expires_at)s, %(now)s, 'held'
     FROM chosen
     WHERE EXISTS (SELECT FROM counter)
 )
@@ -128,11 +129,11 @@ _BUDGET_AND_SPEND = """
 WITH {chosen}
 SELECT chosen.spend_limit_micros, chosen.group_id, chosen.source,
        coalesce((SELECT c.spent_micros FROM {s}.ai_spend_counters AS c
-                 WHERE c.user_id = %(user)s AND c.group_id = chosen.group_id
-                   AND c.period_start = %(period)s), 0),
+                 WHERE c.user_id = %(user_id)s AND c.group_id = chosen.group_id
+                   AND c.period_start = %(period_start)s), 0),
        (SELECT coalesce(sum(r.amount_micros), 0)::bigint FROM {s}.ai_spend_reservations AS r
-        WHERE r.user_id = %(user)s AND r.group_id = chosen.group_id
-          AND r.period_start = %(period)s AND r.state = 'held' AND r.expires_at > %(now)s)
+        WHERE r.user_id = %(user_id)s AND r.group_id = chosen.group_id
+          AND r.period_start = %(period_start)s AND r.state = 'held' AND r.expires_at > %(now)s)
 FROM chosen
 """
 
@@ -158,6 +159,11 @@ def _effective_budget(limit: int | None, group: int | None, source: str | None) 
 NO_GROUP = EffectiveBudget(spend_limit_micros=None, group_id=None, source=None)
 
 
+# The reserve statement's parameters are the request itself: placeholders numbered in
+# HoldRequest's field order (its created_at is the statement's "now").
+_RESERVE_PARAMETERS = tuple("now" if name == "created_at" else name for name in HoldRequest._fields)
+
+
 def _numbered(sql: str, names: Sequence[str]) -> bytes:
     """``sql`` with psycopg's raw placeholders ($1, $2, …) for its named ones, numbered in
     ``names``' order, encoded. The pool runs statements on raw cursors, which send the text as
@@ -175,8 +181,9 @@ def _numbered(sql: str, names: Sequence[str]) -> bytes:
 class HotPathStatements:
     """The statements for one schema, and how to read their row. No row is a user in no
     organization, or an unknown one: ``user_exists`` tells which (rare, so the statements leave
-    the users table out). Each statement takes its parameters as a tuple, built by the static
-    method beside it; run them on ``psycopg.RawCursor``."""
+    the users table out). Run them on ``psycopg.RawCursor``: ``reserve`` with the
+    ``HoldRequest`` as its parameters, ``budget_and_spend`` with ``(user_id, period_start,
+    now)``."""
 
     def __init__(self, schema: str) -> None:
         quoted = quote_ident(schema)
@@ -186,28 +193,17 @@ class HotPathStatements:
         for policy, order in orders:
             chosen = _CHOSEN.format(s=quoted, order=order)
             self.reserve[policy] = _numbered(
-                _RESERVE.format(s=quoted, chosen=chosen),
-                ("user", "period", "now", "amount", "expires", "id"),
+                _RESERVE.format(s=quoted, chosen=chosen), _RESERVE_PARAMETERS
             )
             self.budget_and_spend[policy] = _numbered(
-                _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen), ("user", "period", "now")
+                _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen),
+                ("user_id", "period_start", "now"),
             )
         self.user_exists = f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = $1)".encode()
         self.counter = (
             f"SELECT spent_micros, held_micros FROM {quoted}.ai_spend_counters"
             " WHERE user_id = $1 AND group_id = $2 AND period_start = $3"
         ).encode()
-
-    @staticmethod
-    def reserve_parameters(request: HoldRequest) -> tuple[Any, ...]:
-        return (
-            request.user_id,
-            request.period_start,
-            request.created_at,
-            request.amount_micros,
-            request.expires_at,
-            request.id,
-        )
 
     @staticmethod
     def hold_outcome(row: Any, request: HoldRequest) -> HoldOutcome:
@@ -220,10 +216,6 @@ class HotPathStatements:
             spent_micros=row[4],
             held_micros=row[5],
         )
-
-    @staticmethod
-    def budget_parameters(user_id: UUID, period_start: datetime, now: datetime) -> tuple[Any, ...]:
-        return (user_id, period_start, now)
 
     @staticmethod
     def budget_and_spend_of(row: Any) -> BudgetAndSpend:

@@ -523,9 +523,7 @@ class _PostgresUnitOfWork(UnitOfWork):
         statement = self._hot.budget_and_spend[policy]
         with driver.pipeline():
             cursors = [
-                psycopg.RawCursor(driver).execute(
-                    statement, self._hot.budget_parameters(user, period_start, now)
-                )
+                psycopg.RawCursor(driver).execute(statement, (user, period_start, now))
                 for user in user_ids
             ]
         found = {
@@ -886,7 +884,9 @@ class PostgresStore(Store):
 
     def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
         """One statement: resolve, expire, guard and hold (``_hot_path``)."""
-        row = self._one_row(self._hot.reserve[policy], self._hot.reserve_parameters(request))
+        # The request is the parameters, as a plain tuple: psycopg checks one at once, other
+        # sequences through the ABCs.
+        row = self._one_row(self._hot.reserve[policy], tuple(request))
         if row is not None and row[4] is None:  # refused: the counter as committed now
             where = (request.user_id, row[1], request.period_start)
             row = (*row[:4], *(self._one_row(self._hot.counter, where) or (0, 0)))
@@ -896,8 +896,7 @@ class PostgresStore(Store):
         self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
     ) -> BudgetAndSpend | None:
         """One query: resolve, then the counter's spend and the live holds (``_hot_path``)."""
-        parameters = self._hot.budget_parameters(user_id, period_start, now)
-        row = self._one_row(self._hot.budget_and_spend[policy], parameters)
+        row = self._one_row(self._hot.budget_and_spend[policy], (user_id, period_start, now))
         return self._known(self._hot.budget_and_spend_of(row), user_id)
 
     def _known(self, found: _Found, user_id: UUID) -> _Found | None:
