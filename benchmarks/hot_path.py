@@ -251,12 +251,19 @@ class Driven:
     latencies: tuple[float, ...] = ()
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    round_p50s: tuple[float, ...] = ()  # each round's median latency, in the order run
+
+    @classmethod
+    def of(cls, latencies: Sequence[float], seconds: float, cpu_seconds: float) -> Driven:
+        """One round's calls."""
+        return cls(tuple(latencies), seconds, cpu_seconds, (percentile(latencies, 0.50),))
 
     def __add__(self, other: Driven) -> Driven:
         return Driven(
             self.latencies + other.latencies,
             self.seconds + other.seconds,
             self.cpu_seconds + other.cpu_seconds,
+            self.round_p50s + other.round_p50s,
         )
 
 
@@ -329,7 +336,7 @@ def drive(
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if errors:
         raise errors[0]
-    return Driven(tuple(latency for per in latencies for latency in per), elapsed, cpu)
+    return Driven.of([latency for per in latencies for latency in per], elapsed, cpu)
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -619,11 +626,11 @@ def _measure(  # noqa: PLR0917 - private, called once
     quick: bool,
     log: Callable[[str], None],
 ) -> None:
-    """Every implementation, user mix and concurrency; six interleaved rounds each, of 200
+    """Every implementation, user mix and concurrency; twelve interleaved rounds each, of 200
     calls or 50 per caller. The memory store makes a quarter of the calls: its numbers matter
     less here."""
     chosen = implementations(governance, floors, in_memory)
-    rounds, per_caller = (1, 0) if quick else (6, 50)
+    rounds, per_caller = (1, 0) if quick else (12, 50)
     reserving, asking = users[:USERS], users[USERS:]
     for user_mix, hot in (("one hot user", True), ("1,000 users", False)):
         for callers in CONCURRENCY:

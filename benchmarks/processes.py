@@ -128,7 +128,7 @@ class CallerProcesses:
         if failures:
             raise RuntimeError(f"a caller process failed in {key}:\n{failures[0]}")
         latencies = tuple(latency for per, _ in results for latency in per)
-        return Driven(latencies, elapsed, sum(cpu for _, cpu in results))
+        return Driven.of(latencies, elapsed, sum(cpu for _, cpu in results))
 
     def close(self) -> None:
         """Tell every process to end; those still running after 30 seconds are killed."""

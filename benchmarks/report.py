@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -152,7 +153,10 @@ def _hot_path(report: HotPathReport) -> list[str]:
         " floor doing the same work; both ratios are shown. The floors were checked to do"
         f" aigov's work ({report.checks} checks: the same limit, group, spent and held; the same"
         " grants and refusals under a tight limit; after the holds expire, aigov and the"
-        " retiring floor free them and grant the whole limit).",
+        " retiring floor free them and grant the whole limit). Each row gathers twelve"
+        " interleaved rounds (every implementation in turn, the order rotated from round to"
+        " round); its percentiles are over all their calls. The acceptance lines above also"
+        " give the ratio of each round on its own: how much one round differs from another.",
         "",
         "What separates aigov from the floors, by construction (the profile below shows it):"
         " each call checks its input, reads the clock, decides the caller's rights, and builds"
@@ -260,7 +264,7 @@ def _acceptance_hot(report: HotPathReport) -> list[str]:
                 line = (
                     f"- {operation}, {users}, {callers} caller(s): p50 {_ms(ours.p50)} ms vs"
                     f" {_ms(floor.p50)} ms ({floor.implementation}), {ratio:.2f}× ({verdict}:"
-                    f" ≤ {bound}×)"
+                    f" ≤ {bound}×{_per_round(ours, floor)})"
                 )
                 minimal = _floor(report, ours, MINIMAL)
                 if minimal is not None:
@@ -278,6 +282,20 @@ def _acceptance_hot(report: HotPathReport) -> list[str]:
             f" vs {_ms(sizes[0].p50)} ms, {ratio:.2f}× ({verdict}: ≤ 1.2×)."
         )
     return lines
+
+
+def _per_round(ours: Measurement, floor: Measurement) -> str:
+    """The spread of the p50 ratio between the rounds that make up a measurement: how far
+    one round's verdict can be from another's on this machine."""
+    ratios = sorted(
+        a / b for a, b in zip(ours.driven.round_p50s, floor.driven.round_p50s, strict=True)
+    )
+    if len(ratios) < 2:
+        return ""
+    return (
+        f"; {len(ratios)} rounds' own ratios {ratios[0]:.2f}-{ratios[-1]:.2f}×,"
+        f" median {statistics.median(ratios):.2f}×"
+    )
 
 
 def _export(report: ExportReport) -> list[str]:
