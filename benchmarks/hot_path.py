@@ -31,6 +31,7 @@ from aigov import Actor, BudgetExceededError, Governance
 from aigov.periods import period_window
 from aigov_memory import MemoryStore
 from aigov_postgres import PostgresStore
+from aigov_postgres._statement_pool import Statement
 from benchmarks._support import Databases, count_round_trips, driver_dsn, percentile
 
 __all__ = [
@@ -468,7 +469,7 @@ def _held(governance: Governance, users: Sequence[UUID]) -> list[int]:
 
 
 def _profile(
-    store: PostgresStore, call: Callable[[], object], statement: bytes, calls: int
+    store: PostgresStore, call: Callable[[], object], statement: Statement, calls: int
 ) -> Profile:
     """Statements and round trips of one ``call()``; where the time of ``calls`` of them goes."""
     statements: list[str] = []
@@ -489,7 +490,7 @@ def _profile(
         call()
     event.remove(engine, "before_cursor_execute", listen)
     if hot_trips[0]:  # one round trip per statement: no pipeline on the hot path
-        shown = " ".join(statement.decode().split())[:110]
+        shown = " ".join(statement.sql.decode().split())[:110]
         statements += [f"(hot path pool) {shown}"] * hot_trips[0]
     trips[0] += hot_trips[0]
     profiler = cProfile.Profile()
@@ -520,9 +521,13 @@ def _profile(
 
 
 def _bucket(path: str, name: str) -> str:
-    """Which layer a function's own time belongs to."""
+    """Which layer a function's own time belongs to. cProfile does not see psycopg's compiled
+    libpq calls: the pool's ``exec_prepared`` (send, wait for the server, read) is counted in
+    the own time of ``_first_row``, which calls it."""
     if "psycopg" in path and "wait" in name:
-        return "waiting on the server (psycopg wait)"
+        return "waiting on the server (psycopg's wait)"
+    if path.endswith("_statement_pool.py") and name == "_first_row":
+        return "waiting on the server (libpq's exec_prepared, in _first_row's own time)"
     for layer in ("sqlalchemy", "psycopg", "pydantic"):
         if f"/{layer}/" in path or f"{layer}_core" in path:
             return layer

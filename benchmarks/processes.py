@@ -63,7 +63,7 @@ def _caller(url: str | URL, commands: Connection) -> None:
                 call = chosen[key](0)
                 rng = random.Random(seed)
                 picked = [rng.choice(users) for _ in range(calls)]
-                for user in picked[:WARM]:  # psycopg prepares a statement on its 5th run
+                for user in picked[:WARM]:  # a floor's psycopg prepares on the 5th run
                     call(user)
             except Exception:
                 commands.send(traceback.format_exc())

@@ -162,16 +162,20 @@ def _hot_path(report: HotPathReport) -> list[str]:
         " each call checks its input, reads the clock, decides the caller's rights, and builds"
         " the models it returns; it takes a connection from aigov's pool, checks that the server"
         " has not hung up on it (one read that finds nothing: a fourth system call beside the"
-        " floor's send, wait and read), and gives it back. [spend.md](spend.md#the-hot-paths-cost)"
-        " counts that work outside a run. Between real round trips Python runs two to three"
-        " times slower than in a loop: the caches are cold after each wait. The client"
-        " CPU column is this process's CPU time per call (every thread's, the kernel's work"
-        " for it included; the server's not): the server runs the same statement for aigov and"
-        " its floor, so the difference between the two is aigov's own work. With 4 and 16"
-        " threads on 2 cores the callers queue for Python's GIL and for the cores, and the"
-        " ratio grows with that difference. A refused reserve reads the counter in a second"
-        " statement (none is refused here). Every statement is one round trip, prepared by"
-        " psycopg after a few runs, like the floors.",
+        " send, wait and read), and gives it back. The other way round, aigov's pool runs each"
+        " statement by name in one libpq call (`PGconn.exec_prepared`: prepared on a connection"
+        " at its first use there, parameters and row in binary but for numbers), where the"
+        " floors go through psycopg's cursor (prepared on the fifth run, the row in text), some"
+        " 30,000 machine instructions more per statement on the client."
+        " [spend.md](spend.md#the-hot-paths-cost) counts both sides' work outside a run."
+        " Between real round trips Python runs two to three times slower than in a loop: the"
+        " caches are cold after each wait. The client CPU column is this process's CPU time per"
+        " call (every thread's, the kernel's work for it included; the server's not): the"
+        " server runs the same statement for aigov and its floor, so the difference between"
+        " the two is the client's work. With 4 and 16 threads on 2 cores the callers queue for"
+        " Python's GIL and for the cores, and the ratio grows with that difference. A refused"
+        " reserve reads the counter in a second statement (none is refused here). Every"
+        " statement is one round trip once prepared.",
         "",
         *_table(report, processes=False),
     ]

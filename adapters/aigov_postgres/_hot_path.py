@@ -10,24 +10,17 @@ processes never hold more than the limit.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
-
-import psycopg
-from psycopg.pq import TransactionStatus
 
 from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
-from aigov_postgres._liveness import Watch, hung_up, watch_for_goodbye
 from aigov_postgres._migrations import quote_ident
+from aigov_postgres._statement_pool import Statement
 
-__all__ = ["HotPathStatements", "StatementPool"]
-
-_IDLE = int(TransactionStatus.IDLE)  # the status is a plain int: comparing ints is cheaper
+__all__ = ["HotPathStatements"]
 
 # SPEC §7 in SQL. The core's aigov.resolution.resolve is the specification; the equivalence
 # machine and the report recomputation compare the two on random worlds.
@@ -161,34 +154,38 @@ NO_GROUP = EffectiveBudget(spend_limit_micros=None, group_id=None, source=None)
 
 # The reserve statement's parameters are the request itself: placeholders numbered in
 # HoldRequest's field order (its created_at is the statement's "now").
-_RESERVE_PARAMETERS = tuple("now" if name == "created_at" else name for name in HoldRequest._fields)
+_TYPES = {"id": "uuid", "user_id": "uuid", "amount_micros": "int8"}
+_RESERVE_PARAMETERS = tuple(
+    ("now" if name == "created_at" else name, _TYPES.get(name, "timestamptz"))
+    for name in HoldRequest._fields
+)
+_BUDGET_AND_SPEND_PARAMETERS = (
+    ("user_id", "uuid"),
+    ("period_start", "timestamptz"),
+    ("now", "timestamptz"),
+)
 
 
-def _numbered(sql: str, names: Sequence[str]) -> bytes:
-    """``sql`` with psycopg's raw placeholders ($1, $2, …) for its named ones, numbered in
-    ``names``' order, encoded. The pool runs statements on raw cursors, which send the text as
-    it is: psycopg neither rewrites it nor orders a dict of parameters on every call (about a
-    tenth of the driver's Python per statement, measured in bytecodes). As bytes, the text is
-    not encoded again on every call, and the key psycopg finds its prepared statement by is
-    the same object each time, its hash kept (a 3 kB statement: 10,000 instructions a call)."""
-    for number, name in enumerate(names, start=1):
+def _numbered(sql: str, parameters: Sequence[tuple[str, str]]) -> Statement:
+    """``sql`` with raw placeholders ($1, $2, …) for its named ones, numbered in the order of
+    ``parameters`` (name, type)."""
+    for number, (name, _) in enumerate(parameters, start=1):
         sql = sql.replace(f"%({name})s", f"${number}")
     if "%(" in sql:
         raise ValueError(f"a named parameter of this statement is not numbered: {sql}")
-    return sql.encode()
+    return Statement.of(sql, *(type_name for _, type_name in parameters))
 
 
 class HotPathStatements:
     """The statements for one schema, and how to read their row. No row is a user in no
     organization, or an unknown one: ``user_exists`` tells which (rare, so the statements leave
-    the users table out). Run them on ``psycopg.RawCursor``: ``reserve`` with the
-    ``HoldRequest`` as its parameters, ``budget_and_spend`` with ``(user_id, period_start,
-    now)``."""
+    the users table out). ``reserve`` takes the ``HoldRequest`` as its parameters,
+    ``budget_and_spend`` ``(user_id, period_start, now)``."""
 
     def __init__(self, schema: str) -> None:
         quoted = quote_ident(schema)
-        self.reserve: dict[BudgetPolicy, bytes] = {}
-        self.budget_and_spend: dict[BudgetPolicy, bytes] = {}
+        self.reserve: dict[BudgetPolicy, Statement] = {}
+        self.budget_and_spend: dict[BudgetPolicy, Statement] = {}
         orders: tuple[tuple[BudgetPolicy, str], ...] = (("highest", "DESC"), ("lowest", "ASC"))
         for policy, order in orders:
             chosen = _CHOSEN.format(s=quoted, order=order)
@@ -196,14 +193,18 @@ class HotPathStatements:
                 _RESERVE.format(s=quoted, chosen=chosen), _RESERVE_PARAMETERS
             )
             self.budget_and_spend[policy] = _numbered(
-                _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen),
-                ("user_id", "period_start", "now"),
+                _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen), _BUDGET_AND_SPEND_PARAMETERS
             )
-        self.user_exists = f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = $1)".encode()
-        self.counter = (
+        self.user_exists = Statement.of(
+            f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = $1)", "uuid"
+        )
+        self.counter = Statement.of(
             f"SELECT spent_micros, held_micros FROM {quoted}.ai_spend_counters"
-            " WHERE user_id = $1 AND group_id = $2 AND period_start = $3"
-        ).encode()
+            " WHERE user_id = $1 AND group_id = $2 AND period_start = $3",
+            "uuid",
+            "uuid",
+            "timestamptz",
+        )
 
     @staticmethod
     def hold_outcome(row: Any, request: HoldRequest) -> HoldOutcome:
@@ -222,131 +223,3 @@ class HotPathStatements:
         if row is None:
             return BudgetAndSpend(effective=NO_GROUP, spent_micros=0, held_micros=0)
         return BudgetAndSpend(_effective(row), row[3], row[4])
-
-
-class _Pooled(NamedTuple):
-    connection: psycopg.Connection[Any]
-    cursor: psycopg.RawCursor[Any]  # reused: a new cursor per statement costs ~30 µs, measured
-    generation: int  # the pool's when it opened: close() starts a new one
-    watch: Watch  # what the checkout check knows of it
-
-
-class StatementPool:
-    """Connections in autocommit for the hot path's single statements, at READ COMMITTED
-    (SPEC §8.0) whatever the server's default. At most ``size`` are open; they open at first
-    use, and a caller finding all busy waits up to ``timeout`` seconds. A caller takes the
-    connection given back last (LIFO): under light load one warm backend serves every call,
-    and the connections a burst opened go idle and are closed after ``max_idle`` seconds.
-    psycopg_pool lends its connections in turn (FIFO), which on a quiet gateway costs a cold
-    backend per call (+150 µs a query, measured); SQLAlchemy's LIFO pool costs twice this one's
-    checkout. A connection the server hung up on is replaced at once: no ping, no back-off."""
-
-    def __init__(
-        self,
-        connect: Callable[[], object],
-        *,
-        size: int,
-        timeout: float = 30.0,
-        max_idle: float = 600.0,
-    ) -> None:
-        """``connect`` opens a psycopg connection (the engine's creator, when it has one)."""
-        self._connect, self._size = connect, size
-        self._timeout, self._max_idle = timeout, max_idle
-        self._lock = threading.Lock()
-        self._free = threading.Condition(self._lock)
-        self._idle: list[tuple[_Pooled, float]] = []  # with when each came back; the last, last
-        self._open = 0  # idle and lent
-        self._waiting = 0
-        self._generation = 0
-
-    def one_row(self, sql: bytes, parameters: Sequence[Any]) -> Any:
-        """The row of one statement (raw placeholders: $1, $2, …), run as its own transaction:
-        one round trip."""
-        pooled = self._take()
-        try:
-            return pooled.cursor.execute(sql, parameters).fetchone()
-        finally:
-            self._give_back(pooled)
-
-    def _take(self) -> _Pooled:
-        deadline = None
-        with self._lock:
-            while True:
-                if self._idle:
-                    pooled = self._idle.pop()[0]
-                    if not hung_up(pooled.connection, pooled.watch):
-                        return pooled
-                    pooled.connection.close()
-                    self._open -= 1
-                elif self._open < self._size:
-                    self._open += 1
-                    generation = self._generation
-                    break
-                else:
-                    deadline = deadline or time.monotonic() + self._timeout
-                    self._wait_until(deadline)
-        try:
-            connection, watch = self._new_connection()
-        except BaseException:
-            with self._lock:
-                self._open -= 1
-                self._wake_one()
-            raise
-        return _Pooled(connection, psycopg.RawCursor(connection), generation, watch)
-
-    def _new_connection(self) -> tuple[psycopg.Connection[Any], Watch]:
-        connection = self._connect()
-        if not isinstance(connection, psycopg.Connection):
-            raise psycopg.InterfaceError(
-                f"the hot path needs psycopg 3 connections, not {type(connection).__name__}"
-            )
-        connection.autocommit = True
-        connection.execute("SET default_transaction_isolation TO 'read committed'")
-        return connection, watch_for_goodbye(connection)
-
-    def _wait_until(self, deadline: float) -> None:
-        """Wait (lock held) for a connection to come back, or room for one."""
-        left = deadline - time.monotonic()
-        self._waiting += 1
-        try:
-            woken = left > 0 and self._free.wait(left)
-        finally:
-            self._waiting -= 1
-        if not woken:
-            raise psycopg.OperationalError(
-                f"all {self._size} hot-path connections stayed busy for {self._timeout:g} s"
-            )
-
-    def _give_back(self, pooled: _Pooled) -> None:
-        """Keep a connection that is idle and healthy (a broken one is not idle); close the
-        oldest idle one when it has not been used for ``max_idle`` seconds."""
-        now = time.monotonic()
-        with self._lock:
-            self._wake_one()  # either way a connection, or room for one, is free
-            idle = self._idle
-            if (
-                pooled.connection.pgconn.transaction_status == _IDLE
-                and pooled.generation == self._generation
-            ):
-                idle.append((pooled, now))
-                if now - idle[0][1] <= self._max_idle:
-                    return
-                pooled = idle.pop(0)[0]  # the oldest idle connection, stale
-            self._open -= 1
-        pooled.connection.close()
-
-    def _wake_one(self) -> None:
-        """Tell one waiting caller that a connection, or room for one, is free (lock held)."""
-        if self._waiting:
-            self._free.notify()
-
-    def close(self) -> None:
-        """Close the idle connections, and those in use as they come back; the next statement
-        opens new ones."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-            self._generation += 1
-            self._free.notify_all()
-        for pooled, _ in idle:
-            pooled.connection.close()

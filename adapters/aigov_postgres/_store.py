@@ -66,7 +66,7 @@ from aigov.spend import (
 )
 from aigov_postgres import schema as t
 from aigov_postgres._errors import translate
-from aigov_postgres._hot_path import HotPathStatements, StatementPool
+from aigov_postgres._hot_path import HotPathStatements
 from aigov_postgres._liveness import drop_hung_up_connections
 from aigov_postgres._migrations import (
     advisory_lock_key,
@@ -76,6 +76,7 @@ from aigov_postgres._migrations import (
     latest_version,
 )
 from aigov_postgres._seed import SeedStatement
+from aigov_postgres._statement_pool import Statement, StatementPool
 
 __all__ = ["PostgresStore", "normalize_url"]
 
@@ -523,7 +524,7 @@ class _PostgresUnitOfWork(UnitOfWork):
         statement = self._hot.budget_and_spend[policy]
         with driver.pipeline():
             cursors = [
-                psycopg.RawCursor(driver).execute(statement, (user, period_start, now))
+                psycopg.RawCursor(driver).execute(statement.sql, (user, period_start, now))
                 for user in user_ids
             ]
         found = {
@@ -857,14 +858,14 @@ class PostgresStore(Store):
         with self._connection() as connection:
             yield _PostgresUnitOfWork(connection, self._seed, self._schema, self._hot)
 
-    def _one_row(self, sql: bytes, parameters: Sequence[Any]) -> Any:
+    def _one_row(self, statement: Statement, parameters: Sequence[Any]) -> Any:
         """The row of one statement run on its own, as its own READ COMMITTED transaction: on
-        the statement pool one round trip (autocommit; psycopg prepares it after a few runs).
-        On a bare engine's connections it is an explicit transaction at that level, whatever
-        the server's default (BEGIN, the statement, COMMIT)."""
+        the statement pool one round trip (autocommit; prepared on each connection at its
+        first use there). On a bare engine's connections it is an explicit transaction at that
+        level, whatever the server's default (BEGIN, the statement, COMMIT)."""
         try:
             if self._statements is not None:
-                return self._statements.one_row(sql, parameters)
+                return self._statements.one_row(statement, parameters)
             pooled = self._pool_owner.raw_connection()
             try:
                 driver = pooled.driver_connection
@@ -873,7 +874,8 @@ class PostgresStore(Store):
                 driver.isolation_level = IsolationLevel.READ_COMMITTED
                 try:
                     with driver.transaction():
-                        return psycopg.RawCursor(driver).execute(sql, parameters).fetchone()
+                        cursor = psycopg.RawCursor(driver).execute(statement.sql, parameters)
+                        return cursor.fetchone()
                 finally:
                     if not driver.closed:
                         driver.isolation_level = level
@@ -884,9 +886,7 @@ class PostgresStore(Store):
 
     def reserve_if_fits(self, request: HoldRequest, policy: BudgetPolicy) -> HoldOutcome | None:
         """One statement: resolve, expire, guard and hold (``_hot_path``)."""
-        # The request is the parameters, as a plain tuple: psycopg checks one at once, other
-        # sequences through the ABCs.
-        row = self._one_row(self._hot.reserve[policy], tuple(request))
+        row = self._one_row(self._hot.reserve[policy], request)
         if row is not None and row[4] is None:  # refused: the counter as committed now
             where = (request.user_id, row[1], request.period_start)
             row = (*row[:4], *(self._one_row(self._hot.counter, where) or (0, 0)))

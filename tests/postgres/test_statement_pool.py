@@ -5,19 +5,22 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from aigov_postgres._hot_path import StatementPool
+from aigov_postgres._statement_pool import Statement, StatementPool
 from tests.postgres.conftest import libpq_uri
 
 pytestmark = pytest.mark.aigov_postgres
 
-BACKEND = "SELECT pg_backend_pid()"
+BACKEND = Statement.of("SELECT pg_backend_pid()")
+HELD = Statement.of("SELECT pg_sleep(1.5) -- held")
 
 
 @pytest.fixture
@@ -42,7 +45,9 @@ def busy_backends(pool: StatementPool, count: int) -> set[int]:
 
     def hold() -> None:
         barrier.wait()
-        seen.add(int(pool.one_row("SELECT pg_backend_pid() FROM pg_sleep(0.2)", ())[0]))
+        seen.add(
+            int(pool.one_row(Statement.of("SELECT pg_backend_pid() FROM pg_sleep(0.2)"), ())[0])
+        )
 
     threads = [threading.Thread(target=hold) for _ in range(count)]
     for thread in threads:
@@ -56,10 +61,12 @@ def test_connections_open_at_first_use_and_run_in_autocommit_at_read_committed(
     pool: StatementPool,
 ):
     assert pool._idle == []
-    row = pool.one_row(
-        "SELECT current_setting('transaction_isolation'), now() = statement_timestamp()", ()
-    )
-    assert row == ("read committed", True)  # a transaction of its own: autocommit
+    statement = Statement.of("SELECT current_setting('transaction_isolation'), now()")
+    level, started = pool.one_row(statement, ())
+    time.sleep(0.002)
+    assert level == "read committed"
+    assert pool.one_row(statement, ())[1] > started  # a transaction of its own: autocommit
+    assert len(pool._idle) == 1
 
 
 def test_a_lone_caller_always_gets_the_connection_used_last(pool: StatementPool):
@@ -71,10 +78,7 @@ def test_a_lone_caller_always_gets_the_connection_used_last(pool: StatementPool)
 
 def test_callers_beyond_the_size_wait_then_fail(pool: StatementPool, postgres_url: URL):
     errors: list[BaseException] = []
-    threads = [
-        threading.Thread(target=pool.one_row, args=("SELECT pg_sleep(1.5) -- held", ()))
-        for _ in range(3)
-    ]
+    threads = [threading.Thread(target=pool.one_row, args=(HELD, ())) for _ in range(3)]
     for thread in threads:
         thread.start()
     with psycopg.connect(libpq_uri(postgres_url), autocommit=True) as watcher:
@@ -84,27 +88,27 @@ def test_callers_beyond_the_size_wait_then_fail(pool: StatementPool, postgres_ur
         ).fetchone() != (3,):
             time.sleep(0.01)
     try:
-        pool.one_row("SELECT 1", ())
+        pool.one_row(Statement.of("SELECT 1"), ())
     except psycopg.OperationalError as exc:
         errors.append(exc)
     for thread in threads:
         thread.join()
     assert len(errors) == 1
     assert "3 hot-path connections stayed busy" in str(errors[0])
-    assert pool.one_row("SELECT 1", ()) == (1,)
+    assert pool.one_row(Statement.of("SELECT 1"), ()) == (1,)
 
 
 def test_a_failed_statement_leaves_its_connection_usable(pool: StatementPool):
     used = backend(pool)
     with pytest.raises(psycopg.errors.DivisionByZero):
-        pool.one_row("SELECT 1 / 0", ())
+        pool.one_row(Statement.of("SELECT 1 / 0"), ())
     assert backend(pool) == used
 
 
 def test_a_broken_connection_is_closed_not_kept(pool: StatementPool, postgres_url: URL):
     used = backend(pool)
     with pytest.raises(psycopg.OperationalError):
-        pool.one_row("SELECT pg_terminate_backend(pg_backend_pid())", ())
+        pool.one_row(Statement.of("SELECT pg_terminate_backend(pg_backend_pid())"), ())
     assert pool._idle == []
     assert backend(pool) != used
 
@@ -127,7 +131,7 @@ def test_close_closes_idle_connections_and_those_in_use_when_they_come_back(
     returned = threading.Event()
 
     def in_use() -> None:
-        pool.one_row("SELECT pg_sleep(0.3)", ())
+        pool.one_row(Statement.of("SELECT pg_sleep(0.3)"), ())
         returned.set()
 
     thread = threading.Thread(target=in_use)
@@ -139,3 +143,47 @@ def test_close_closes_idle_connections_and_those_in_use_when_they_come_back(
     assert returned.is_set()
     assert pool._idle == []
     assert backend(pool) != first  # the pool works on, with a new connection
+
+
+def test_parameters_go_as_text_of_the_declared_types_and_none_is_null(pool: StatementPool):
+    statement = Statement.of(
+        "SELECT $1, $2, $3 - interval '1 day', $4 IS NULL, $5",
+        "uuid",
+        "int8",
+        "timestamptz",
+        "int8",
+        "text",
+    )
+    user = uuid.uuid4()
+    instant = datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=timezone(timedelta(hours=5)))
+    row = pool.one_row(statement, (user, 2**63 - 1, instant, None, "naïve 'quoted'"))
+    assert row == (user, 2**63 - 1, instant - timedelta(days=1), True, "naïve 'quoted'")
+    assert pool.one_row(statement, (user, -(2**63), instant, 1, ""))[1:4:2] == (-(2**63), False)
+    assert pool.one_row(Statement.of("SELECT 1 WHERE false"), ()) is None
+
+
+def test_a_statement_is_prepared_once_per_connection(pool: StatementPool):
+    statement = Statement.of("SELECT count(*) FROM pg_prepared_statements WHERE name = $1", "text")
+    name = statement.name.decode()
+    assert pool.one_row(statement, (name,)) == (1,)  # prepared before it ran
+    assert pool.one_row(statement, (name,)) == (1,)
+    assert Statement.of(statement.sql.decode(), "text").name == statement.name
+
+
+def test_a_session_that_forgot_its_statements_prepares_them_again(pool: StatementPool):
+    used = backend(pool)
+    connection = pool._idle[-1][0].connection
+    connection.execute("DEALLOCATE ALL")  # as DISCARD ALL, or a pooler resetting the session
+    assert backend(pool) == used
+
+
+def test_a_statement_that_does_not_parse_is_the_driver_error_and_the_connection_stays(
+    pool: StatementPool,
+):
+    used = backend(pool)
+    with pytest.raises(psycopg.errors.SyntaxError):
+        pool.one_row(Statement.of("SELEC 1"), ())
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        pool.one_row(Statement.of("SELECT * FROM no_such_table"), ())
+    assert backend(pool) == used
+    assert pool.one_row(Statement.of("SET application_name TO 'aigov test'"), ()) is None

@@ -22,6 +22,7 @@ from aigov import (
 from aigov_postgres import PostgresStore, normalize_url
 from aigov_postgres import schema as declared
 from aigov_postgres._migrations import latest_version
+from aigov_postgres._statement_pool import Statement
 from benchmarks._support import count_round_trips
 from tests.postgres.conftest import SCHEMA, Directory, libpq_uri
 
@@ -219,9 +220,8 @@ def test_a_bare_engine_runs_the_hot_path_at_read_committed_whatever_the_default(
     gov = Governance(store, entitlements={AI_GOVERNANCE})
     try:
         user = _member_with_budget(gov, 100)
-        assert store._one_row("SELECT current_setting('transaction_isolation')", ()) == (
-            "read committed",
-        )
+        isolation = Statement.of("SELECT current_setting('transaction_isolation')")
+        assert store._one_row(isolation, ()) == ("read committed",)
         with ThreadPoolExecutor(8) as pool:
             outcomes = list(pool.map(lambda _: _granted(gov, user, 10), range(40)))
         assert outcomes.count(True) == 10
