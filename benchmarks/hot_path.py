@@ -490,7 +490,7 @@ def _profile(
         call()
     event.remove(engine, "before_cursor_execute", listen)
     if hot_trips[0]:  # one round trip per statement: no pipeline on the hot path
-        shown = " ".join(statement.sql.decode().split())[:110]
+        shown = " ".join(statement.text.split())[:110]
         statements += [f"(hot path pool) {shown}"] * hot_trips[0]
     trips[0] += hot_trips[0]
     profiler = cProfile.Profile()

@@ -154,10 +154,16 @@ NO_GROUP = EffectiveBudget(spend_limit_micros=None, group_id=None, source=None)
 
 # The reserve statement's parameters are the request itself: placeholders numbered in
 # HoldRequest's field order (its created_at is the statement's "now").
-_TYPES = {"id": "uuid", "user_id": "uuid", "amount_micros": "int8"}
+_TYPES = {
+    "id": "uuid",
+    "user_id": "uuid",
+    "period_start": "timestamptz",
+    "amount_micros": "int8",
+    "expires_at": "timestamptz",
+    "created_at": "timestamptz",
+}
 _RESERVE_PARAMETERS = tuple(
-    ("now" if name == "created_at" else name, _TYPES.get(name, "timestamptz"))
-    for name in HoldRequest._fields
+    ("now" if name == "created_at" else name, _TYPES[name]) for name in HoldRequest._fields
 )
 _BUDGET_AND_SPEND_PARAMETERS = (
     ("user_id", "uuid"),

@@ -7,7 +7,7 @@ error, or a WARNING with SQLSTATE 57P0x) and, about a millisecond later, closes 
 libpq reads both without waiting; parsing what it read hands an idle session's goodbye to the
 notice handlers, where ``watch_for_goodbye`` notes it. So a connection is caught from the
 moment its goodbye arrives, and anything else an idle connection receives (a notification, a
-changed parameter) stays for psycopg to deliver with the next statement. A host that vanishes
+changed parameter) is left in libpq's queue, untouched. A host that vanishes
 without closing the socket sends nothing: TCP keepalives (``connect_args``) find those.
 
 On a plain socket one read takes all that arrived: one system call per checkout, the check's

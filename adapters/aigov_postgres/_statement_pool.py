@@ -1,14 +1,16 @@
 """The hot path's connections, and how a statement runs on one: prepared by name on each
 connection at its first use there, then executed by name in one libpq call.
 
-``PGconn.exec_prepared`` sends the statement and waits for its row inside libpq, without
-Python's GIL. psycopg's cursor does the same through some forty Python calls, about 30,000
-machine instructions a statement more (counted with callgrind): as much as all of aigov's own
-work on the hot path. psycopg's ``Transformer`` still does the adaptation, as
-for a cursor: it dumps the parameters (numbers as text, which the server parses as the
-declared type; the rest binary) and loads the row (binary: no numbers parsed from text).
-Like any blocking C call, a running statement does not see Python's signals (Ctrl-C) until
-it returns; ``statement_timeout`` bounds it on the server.
+``PGconn.exec_prepared`` sends the statement's name and parameters and waits for its row inside
+libpq, without Python's GIL. psycopg's cursor does the same through some forty Python calls,
+about 30,000 machine instructions a statement more (counted with callgrind): as much as all of
+aigov's own work on the hot path. psycopg's ``Transformer`` still does the adaptation, as for a
+cursor: it dumps the parameters (binary, but numbers as text, which the server parses as the
+declared type) and loads the row (binary: no numbers parsed from text). A connection opened
+with ``prepare_threshold=None`` (psycopg's setting for transaction-pooling proxies, which do
+not keep a session's prepared statements) runs each statement unnamed, still in one call.
+Like any blocking C call, a running statement sees Python's signals (Ctrl-C) only once it
+returns; a server's ``statement_timeout`` or ``lock_timeout``, when set, bounds it.
 """
 
 from __future__ import annotations
@@ -39,39 +41,49 @@ _OK = int(ConnStatus.OK)
 _BINARY = int(Format.BINARY)  # the row comes back binary: no numbers to parse from text
 _SQLSTATE = DiagnosticField.SQLSTATE
 _UNKNOWN_STATEMENT = b"26000"  # invalid_sql_statement_name: DEALLOCATE or DISCARD ALL ran
+_CHANGED_RESULT = b"0A000"  # "cached plan must not change result type": a column's type changed
+_STALE = frozenset({_UNKNOWN_STATEMENT, _CHANGED_RESULT})
+_ALREADY_PREPARED = b"42P05"  # duplicate_prepared_statement
 
 
 # psycopg sends a Python int as int2, int4, int8 or numeric by its value: a binary one would
 # have to match the declared width, so numbers go as text (the server parses them).
 _AS_TEXT = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8"})
 
+# The hot path's sessions: READ COMMITTED (SPEC §8.0) whatever the server's default, and UTF-8
+# (the statements' text is encoded once, in UTF-8).
+_SESSION = "SET default_transaction_isolation TO 'read committed'; SET client_encoding TO 'UTF8'"
+
 
 class Statement(NamedTuple):
     """A statement as the pool runs it: its text (raw placeholders: $1, $2, …), the name it is
     prepared under on each connection, and the type of each parameter."""
 
-    sql: bytes
+    text: str  # for a psycopg cursor, which encodes it for its connection
+    sql: bytes  # the text in UTF-8, the hot path's sessions' encoding
     name: bytes
     types: tuple[int, ...]  # the parameters' type oids
-    dumped_as: list[PyFormat]  # how the transformer dumps each parameter
+    dumped_as: tuple[PyFormat, ...]  # how the transformer dumps each parameter
     sent_as: tuple[Format, ...]  # and the format libpq tells the server
 
     @classmethod
-    def of(cls, sql: str, *types: str) -> Statement:
-        """The statement ``sql`` whose parameters have the PostgreSQL ``types`` ("uuid",
-        "int8", …), in order. Its name comes from its text: the same text, the same name."""
-        text = sql.encode()
-        name = b"aigov_" + hashlib.sha256(text).hexdigest()[:24].encode()
+    def of(cls, text: str, *types: str) -> Statement:
+        """The statement ``text`` whose parameters have the PostgreSQL ``types`` ("uuid",
+        "int8", …), in order. Its name comes from its text and types: the same statement, the
+        same name on every connection and in every process."""
+        sql = text.encode()
+        digest = hashlib.sha256(sql + " ".join(types).encode()).hexdigest()
         oids = tuple(postgres.types[type_name].oid for type_name in types)
         sent_as = tuple(Format.TEXT if t in _AS_TEXT else Format.BINARY for t in types)
-        dumped_as = [PyFormat.from_pq(each) for each in sent_as]
-        return cls(text, name, oids, dumped_as, sent_as)
+        dumped_as = tuple(PyFormat.from_pq(each) for each in sent_as)
+        return cls(text, sql, f"aigov_{digest[:24]}".encode(), oids, dumped_as, sent_as)
 
 
 class _Pooled(NamedTuple):
     connection: psycopg.Connection[Any]
     pgconn: PGconn
     transformer: abc.Transformer  # reused: it keeps the dumpers and loaders it looked up
+    named: bool  # prepared statements (not with prepare_threshold=None)
     prepared: set[bytes]  # the names of the statements prepared on this connection
     generation: int  # the pool's when it opened: close() starts a new one
     watch: Watch  # what the checkout check knows of it
@@ -79,18 +91,21 @@ class _Pooled(NamedTuple):
 
 def _first_row(pooled: _Pooled, statement: Statement, parameters: Sequence[Any]) -> Any:
     """The first row of ``statement`` run on ``pooled`` (None when it returns none)."""
-    if statement.name not in pooled.prepared:
-        _prepare(pooled, statement)
-    transformer, execute = pooled.transformer, pooled.pgconn.exec_prepared
+    pgconn, transformer = pooled.pgconn, pooled.transformer
     # None is NULL: libpq takes it, though psycopg's type stub of exec_prepared does not say so
     values: Sequence[Any] = transformer.dump_sequence(parameters, statement.dumped_as)
-    result = execute(statement.name, values, statement.sent_as, _BINARY)
+    if not pooled.named:
+        result = pgconn.exec_params(
+            statement.sql, values, statement.types, statement.sent_as, _BINARY
+        )
+    else:
+        if statement.name not in pooled.prepared:
+            _prepare(pooled, statement)
+        result = pgconn.exec_prepared(statement.name, values, statement.sent_as, _BINARY)
+        if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) in _STALE:
+            _prepare_again(pooled, statement, result.error_field(_SQLSTATE))
+            result = pgconn.exec_prepared(statement.name, values, statement.sent_as, _BINARY)
     status = result.status
-    if status == _FATAL_ERROR and result.error_field(_SQLSTATE) == _UNKNOWN_STATEMENT:
-        pooled.prepared.clear()  # the session forgot them: prepare this one again, once
-        _prepare(pooled, statement)
-        result = execute(statement.name, values, statement.sent_as, _BINARY)
-        status = result.status
     if status != _TUPLES_OK:
         if status == _COMMAND_OK:
             return None
@@ -103,16 +118,29 @@ def _first_row(pooled: _Pooled, statement: Statement, parameters: Sequence[Any])
 
 def _prepare(pooled: _Pooled, statement: Statement) -> None:
     result = pooled.pgconn.prepare(statement.name, statement.sql, statement.types)
-    if result.status != _COMMAND_OK:
+    status = result.status
+    if status != _COMMAND_OK and result.error_field(_SQLSTATE) != _ALREADY_PREPARED:
         raise _error(pooled, result)
-    pooled.prepared.add(statement.name)
+    pooled.prepared.add(statement.name)  # already there: the same name is the same statement
+
+
+def _prepare_again(pooled: _Pooled, statement: Statement, sqlstate: bytes | None) -> None:
+    """Once, before trying ``statement`` again: the session forgot it (DEALLOCATE, or DISCARD
+    ALL, which also resets the session's settings), or its plan went stale (a column it
+    returns changed type)."""
+    if sqlstate == _UNKNOWN_STATEMENT:
+        pooled.connection.execute(_SESSION)
+    else:
+        pooled.pgconn.exec_(b"DEALLOCATE " + statement.name)
+    pooled.prepared.discard(statement.name)
+    _prepare(pooled, statement)
 
 
 def _error(pooled: _Pooled, result: PGresult) -> psycopg.Error:
-    """The psycopg error a cursor would raise for ``result``: OperationalError when the
-    connection broke (its message is libpq's, with no SQLSTATE), else the SQLSTATE's class."""
+    """The psycopg error a cursor would raise for ``result``: its SQLSTATE's class, or
+    OperationalError when the connection broke without one (libpq's own message)."""
     encoding = pooled.connection.info.encoding
-    if pooled.pgconn.status != _OK:
+    if result.error_field(_SQLSTATE) is None and pooled.pgconn.status != _OK:
         return psycopg.OperationalError(result.get_error_message(encoding))
     return error_from_result(result, encoding=encoding)
 
@@ -179,8 +207,8 @@ class StatementPool:
                 self._open -= 1
                 self._wake_one()
             raise
-        transformer = Transformer(connection)
-        return _Pooled(connection, connection.pgconn, transformer, set(), generation, watch)
+        transformer, named = Transformer(connection), connection.prepare_threshold is not None
+        return _Pooled(connection, connection.pgconn, transformer, named, set(), generation, watch)
 
     def _new_connection(self) -> tuple[psycopg.Connection[Any], Watch]:
         connection = self._connect()
@@ -189,7 +217,7 @@ class StatementPool:
                 f"the hot path needs psycopg 3 connections, not {type(connection).__name__}"
             )
         connection.autocommit = True
-        connection.execute("SET default_transaction_isolation TO 'read committed'")
+        connection.execute(_SESSION)
         return connection, watch_for_goodbye(connection)
 
     def _wait_until(self, deadline: float) -> None:

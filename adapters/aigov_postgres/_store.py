@@ -524,7 +524,7 @@ class _PostgresUnitOfWork(UnitOfWork):
         statement = self._hot.budget_and_spend[policy]
         with driver.pipeline():
             cursors = [
-                psycopg.RawCursor(driver).execute(statement.sql, (user, period_start, now))
+                psycopg.RawCursor(driver).execute(statement.text, (user, period_start, now))
                 for user in user_ids
             ]
         found = {
@@ -874,7 +874,7 @@ class PostgresStore(Store):
                 driver.isolation_level = IsolationLevel.READ_COMMITTED
                 try:
                     with driver.transaction():
-                        cursor = psycopg.RawCursor(driver).execute(statement.sql, parameters)
+                        cursor = psycopg.RawCursor(driver).execute(statement.text, parameters)
                         return cursor.fetchone()
                 finally:
                     if not driver.closed:

@@ -145,7 +145,7 @@ def test_close_closes_idle_connections_and_those_in_use_when_they_come_back(
     assert backend(pool) != first  # the pool works on, with a new connection
 
 
-def test_parameters_go_as_text_of_the_declared_types_and_none_is_null(pool: StatementPool):
+def test_parameters_are_sent_as_their_declared_types_and_none_is_null(pool: StatementPool):
     statement = Statement.of(
         "SELECT $1, $2, $3 - interval '1 day', $4 IS NULL, $5",
         "uuid",
@@ -170,11 +170,56 @@ def test_a_statement_is_prepared_once_per_connection(pool: StatementPool):
     assert Statement.of(statement.sql.decode(), "text").name == statement.name
 
 
-def test_a_session_that_forgot_its_statements_prepares_them_again(pool: StatementPool):
+ISOLATION = Statement.of("SELECT current_setting('transaction_isolation')")
+
+
+def test_a_session_reset_by_discard_all_prepares_again_at_read_committed(postgres_url: URL):
+    serializable = {"options": "-c default_transaction_isolation=serializable"}
+    pool = StatementPool(functools.partial(connector(postgres_url), **serializable), size=1)
+    try:
+        used = backend(pool)
+        assert pool.one_row(ISOLATION, ()) == ("read committed",)
+        pool._idle[-1][0].connection.execute("DISCARD ALL")  # a pooler resetting the session
+        assert backend(pool) == used
+        assert pool.one_row(ISOLATION, ()) == ("read committed",)
+    finally:
+        pool.close()
+
+
+def test_one_deallocated_statement_is_prepared_again_and_the_others_still_run(
+    pool: StatementPool,
+):
     used = backend(pool)
-    connection = pool._idle[-1][0].connection
-    connection.execute("DEALLOCATE ALL")  # as DISCARD ALL, or a pooler resetting the session
+    assert pool.one_row(ISOLATION, ()) == ("read committed",)
+    pooled = pool._idle[-1][0]
+    pooled.connection.execute(f"DEALLOCATE {BACKEND.name.decode()}")
     assert backend(pool) == used
+    assert pool.one_row(ISOLATION, ()) == ("read committed",)
+    pooled.prepared.clear()  # lost track: preparing again finds them there
+    assert backend(pool) == used
+    assert pool.one_row(ISOLATION, ()) == ("read committed",)
+
+
+def test_a_statement_whose_result_changed_type_is_prepared_again(pool: StatementPool):
+    backend(pool)
+    connection = pool._idle[-1][0].connection
+    connection.execute("CREATE TEMPORARY TABLE plan_test (v int4)")
+    connection.execute("INSERT INTO plan_test VALUES (1)")
+    statement = Statement.of("SELECT * FROM plan_test")
+    assert pool.one_row(statement, ()) == (1,)
+    connection.execute("ALTER TABLE plan_test ALTER v TYPE text")  # as a migration might
+    assert pool.one_row(statement, ()) == ("1",)
+
+
+def test_without_prepared_statements_each_statement_runs_unnamed(postgres_url: URL):
+    pool = StatementPool(functools.partial(connector(postgres_url), prepare_threshold=None), size=1)
+    try:
+        prepared = Statement.of("SELECT count(*) FROM pg_prepared_statements")
+        assert pool.one_row(prepared, ()) == (0,)
+        assert pool.one_row(prepared, ()) == (0,)
+        assert pool.one_row(ISOLATION, ()) == ("read committed",)
+    finally:
+        pool.close()
 
 
 def test_a_statement_that_does_not_parse_is_the_driver_error_and_the_connection_stays(
