@@ -72,7 +72,7 @@ class Statement(NamedTuple):
         "int8", …), in order. Its name comes from its text and types: the same statement, the
         same name on every connection and in every process."""
         sql = text.encode()
-        digest = hashlib.sha256(sql + " ".join(types).encode()).hexdigest()
+        digest = hashlib.sha256(b"\0".join([sql, *(t.encode() for t in types)])).hexdigest()
         oids = tuple(postgres.types[type_name].oid for type_name in types)
         sent_as = tuple(Format.TEXT if t in _AS_TEXT else Format.BINARY for t in types)
         dumped_as = tuple(PyFormat.from_pq(each) for each in sent_as)
