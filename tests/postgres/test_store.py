@@ -191,6 +191,23 @@ def test_a_connection_the_server_closed_is_replaced_without_a_ping(postgres_url:
         store.close()
 
 
+def test_without_prepared_statements_the_hot_path_runs_its_statements_unnamed(
+    postgres_url: URL,
+):
+    """psycopg's setting for proxies that pool by transaction reaches the hot path's pool."""
+    store = PostgresStore.from_url(postgres_url, connect_args={"prepare_threshold": None})
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    try:
+        user = _member_with_budget(gov, 100)
+        assert gov.reserve(user, 60).amount_micros == 60
+        assert not _granted(gov, user, 50)
+        assert gov.spend_status(Actor.user(user), user).held_micros == 60
+        prepared = Statement.of("SELECT count(*) FROM pg_prepared_statements")
+        assert store._one_row(prepared, ()) == (0,)
+    finally:
+        store.close()
+
+
 def test_a_store_on_a_bare_engine_runs_the_hot_path_on_its_connections(postgres_url: URL):
     """Without a statement pool (a store built on your own engine) the hot path's statements
     borrow the engine's connections, in autocommit, and give them back as they were."""
