@@ -152,34 +152,28 @@ def _effective_budget(limit: int | None, group: int | None, source: str | None) 
 NO_GROUP = EffectiveBudget(spend_limit_micros=None, group_id=None, source=None)
 
 
-# The reserve statement's parameters are the request itself: placeholders numbered in
-# HoldRequest's field order (its created_at is the statement's "now").
+# The type of each named parameter of the statements.
 _TYPES = {
     "id": "uuid",
     "user_id": "uuid",
     "period_start": "timestamptz",
     "amount_micros": "int8",
     "expires_at": "timestamptz",
-    "created_at": "timestamptz",
+    "now": "timestamptz",
 }
-_RESERVE_PARAMETERS = tuple(
-    ("now" if name == "created_at" else name, _TYPES[name]) for name in HoldRequest._fields
-)
-_BUDGET_AND_SPEND_PARAMETERS = (
-    ("user_id", "uuid"),
-    ("period_start", "timestamptz"),
-    ("now", "timestamptz"),
-)
+# The reserve statement's parameters are the request itself: placeholders numbered in
+# HoldRequest's field order (its created_at is the statement's "now").
+_RESERVE_PARAMETERS = tuple("now" if name == "created_at" else name for name in HoldRequest._fields)
 
 
-def _numbered(sql: str, parameters: Sequence[tuple[str, str]]) -> Statement:
-    """``sql`` with raw placeholders ($1, $2, …) for its named ones, numbered in the order of
-    ``parameters`` (name, type)."""
-    for number, (name, _) in enumerate(parameters, start=1):
+def _numbered(sql: str, names: Sequence[str]) -> Statement:
+    """``sql`` with raw placeholders ($1, $2, …) for its named ones, numbered in ``names``'
+    order, each of its type in ``_TYPES``."""
+    for number, name in enumerate(names, start=1):
         sql = sql.replace(f"%({name})s", f"${number}")
     if "%(" in sql:
         raise ValueError(f"a named parameter of this statement is not numbered: {sql}")
-    return Statement.of(sql, *(type_name for _, type_name in parameters))
+    return Statement.of(sql, *(_TYPES[name] for name in names))
 
 
 class HotPathStatements:
@@ -199,7 +193,8 @@ class HotPathStatements:
                 _RESERVE.format(s=quoted, chosen=chosen), _RESERVE_PARAMETERS
             )
             self.budget_and_spend[policy] = _numbered(
-                _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen), _BUDGET_AND_SPEND_PARAMETERS
+                _BUDGET_AND_SPEND.format(s=quoted, chosen=chosen),
+                ("user_id", "period_start", "now"),
             )
         self.user_exists = Statement.of(
             f"SELECT EXISTS (SELECT FROM {quoted}.users WHERE id = $1)", "uuid"

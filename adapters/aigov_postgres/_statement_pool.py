@@ -102,8 +102,8 @@ def _first_row(pooled: _Pooled, statement: Statement, parameters: Sequence[Any])
         if statement.name not in pooled.prepared:
             _prepare(pooled, statement)
         result = pgconn.exec_prepared(statement.name, values, statement.sent_as, _BINARY)
-        if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) in _STALE:
-            _prepare_again(pooled, statement, result.error_field(_SQLSTATE))
+        if result.status == _FATAL_ERROR and (sqlstate := result.error_field(_SQLSTATE)) in _STALE:
+            _prepare_again(pooled, statement, sqlstate)
             result = pgconn.exec_prepared(statement.name, values, statement.sent_as, _BINARY)
     status = result.status
     if status != _TUPLES_OK:
@@ -118,8 +118,7 @@ def _first_row(pooled: _Pooled, statement: Statement, parameters: Sequence[Any])
 
 def _prepare(pooled: _Pooled, statement: Statement) -> None:
     result = pooled.pgconn.prepare(statement.name, statement.sql, statement.types)
-    status = result.status
-    if status != _COMMAND_OK and result.error_field(_SQLSTATE) != _ALREADY_PREPARED:
+    if result.status != _COMMAND_OK and result.error_field(_SQLSTATE) != _ALREADY_PREPARED:
         raise _error(pooled, result)
     pooled.prepared.add(statement.name)  # already there: the same name is the same statement
 
@@ -201,16 +200,14 @@ class StatementPool:
                     deadline = deadline or time.monotonic() + self._timeout
                     self._wait_until(deadline)
         try:
-            connection, watch = self._new_connection()
+            return self._new_connection(generation)
         except BaseException:
             with self._lock:
                 self._open -= 1
                 self._wake_one()
             raise
-        transformer, named = Transformer(connection), connection.prepare_threshold is not None
-        return _Pooled(connection, connection.pgconn, transformer, named, set(), generation, watch)
 
-    def _new_connection(self) -> tuple[psycopg.Connection[Any], Watch]:
+    def _new_connection(self, generation: int) -> _Pooled:
         connection = self._connect()
         if not isinstance(connection, psycopg.Connection):
             raise psycopg.InterfaceError(
@@ -218,7 +215,15 @@ class StatementPool:
             )
         connection.autocommit = True
         connection.execute(_SESSION)
-        return connection, watch_for_goodbye(connection)
+        return _Pooled(
+            connection,
+            connection.pgconn,
+            Transformer(connection),
+            connection.prepare_threshold is not None,
+            set(),
+            generation,
+            watch_for_goodbye(connection),
+        )
 
     def _wait_until(self, deadline: float) -> None:
         """Wait (lock held) for a connection to come back, or room for one."""

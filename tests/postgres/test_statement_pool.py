@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -114,14 +115,11 @@ def test_a_broken_connection_is_closed_not_kept(pool: StatementPool, postgres_ur
 
 
 def test_connections_idle_longer_than_max_idle_are_closed(postgres_url: URL):
-    pool = StatementPool(connector(postgres_url), size=3, max_idle=0.0)
-    try:
+    with closing(StatementPool(connector(postgres_url), size=3, max_idle=0.0)) as pool:
         busy_backends(pool, 3)
         assert len(pool._idle) < 3  # each give-back closed the oldest idle one
         backend(pool)
         assert len(pool._idle) == 1
-    finally:
-        pool.close()
 
 
 def test_close_closes_idle_connections_and_those_in_use_when_they_come_back(
@@ -175,15 +173,13 @@ ISOLATION = Statement.of("SELECT current_setting('transaction_isolation')")
 
 def test_a_session_reset_by_discard_all_prepares_again_at_read_committed(postgres_url: URL):
     serializable = {"options": "-c default_transaction_isolation=serializable"}
-    pool = StatementPool(functools.partial(connector(postgres_url), **serializable), size=1)
-    try:
+    connect = functools.partial(connector(postgres_url), **serializable)
+    with closing(StatementPool(connect, size=1)) as pool:
         used = backend(pool)
         assert pool.one_row(ISOLATION, ()) == ("read committed",)
         pool._idle[-1][0].connection.execute("DISCARD ALL")  # a pooler resetting the session
         assert backend(pool) == used
         assert pool.one_row(ISOLATION, ()) == ("read committed",)
-    finally:
-        pool.close()
 
 
 def test_one_deallocated_statement_is_prepared_again_and_the_others_still_run(
@@ -212,14 +208,12 @@ def test_a_statement_whose_result_changed_type_is_prepared_again(pool: Statement
 
 
 def test_without_prepared_statements_each_statement_runs_unnamed(postgres_url: URL):
-    pool = StatementPool(functools.partial(connector(postgres_url), prepare_threshold=None), size=1)
-    try:
+    connect = functools.partial(connector(postgres_url), prepare_threshold=None)
+    with closing(StatementPool(connect, size=1)) as pool:
         prepared = Statement.of("SELECT count(*) FROM pg_prepared_statements")
         assert pool.one_row(prepared, ()) == (0,)
         assert pool.one_row(prepared, ()) == (0,)
         assert pool.one_row(ISOLATION, ()) == ("read committed",)
-    finally:
-        pool.close()
 
 
 def test_a_statement_that_does_not_parse_is_the_driver_error_and_the_connection_stays(
