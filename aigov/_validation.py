@@ -10,13 +10,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from aigov.exceptions import AmountOutOfRangeError, InvalidInputError
 
-__all__ = ["as_uuid", "checked", "error_class", "prevalidated", "validated"]
+__all__ = ["as_uuid", "checked", "error_class", "validated"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 
 _UUID = TypeAdapter(UUID)
-_set = object.__setattr__
 
 
 def _message(what: str, exc: ValidationError) -> str:
@@ -58,22 +57,6 @@ def validated(model: type[ModelT], /, **fields: Any) -> ModelT:
         raise InvalidInputError(
             _message(model.__name__, exc), errors=exc.errors(include_url=False)
         ) from exc
-
-
-def prevalidated(model: type[ModelT], /, values: dict[str, Any]) -> ModelT:
-    """``model`` holding ``values`` as they are, as ``model_construct`` would, unchecked: each
-    field given, each value one its field's validation would keep unchanged (an int for an
-    int, an aware datetime, a UUID). Only for results built from values already validated,
-    where validating them again is the costliest step of a hot-path call (a frozen model of
-    nine fields validates in about 3 µs, this takes a quarter of that; ``model_construct``,
-    which fills defaults and aliases in Python, takes longer than validating). The tests
-    compare every model built so with the validated one."""
-    instance = model.__new__(model)
-    _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", set(values))
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
-    return instance
 
 
 def as_uuid(value: object, field: str) -> UUID:

@@ -38,10 +38,6 @@ class Actor(BaseModel):
         cls, user_id: UUID | str, *, site_roles: frozenset[SiteRole] | tuple[SiteRole, ...] = ()
     ) -> Actor:
         """A user of the host system with the given deployment-wide roles."""
-        if site_roles == ():  # the default: nothing to validate but the id
-            if type(user_id) is UUID and cls is Actor:
-                return _members.get(user_id.int) or _member(user_id)
-            return validated(cls, user_id=user_id)
         return validated(cls, user_id=user_id, site_roles=site_roles)
 
     @property
@@ -50,18 +46,3 @@ class Actor(BaseModel):
 
     def __str__(self) -> str:
         return "system" if self.user_id is None else f"user {self.user_id}"
-
-
-_members: dict[int, Actor] = {}
-_MEMBERS_KEPT = 4096
-
-
-def _member(user_id: UUID) -> Actor:
-    """A user without site roles, the gateway's actor on every request: actors are frozen, so
-    one validated per user serves every call. Kept by the id's int (a UUID hashes in Python,
-    an int in C), at most ``_MEMBERS_KEPT`` of them: when full, the cache starts again."""
-    actor = validated(Actor, user_id=user_id)
-    if len(_members) >= _MEMBERS_KEPT:
-        _members.clear()
-    _members[user_id.int] = actor
-    return actor

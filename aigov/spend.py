@@ -13,7 +13,6 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
-from aigov._validation import prevalidated
 from aigov.cost import TOKEN_KINDS, Cost, TokenKind, TokenUsage
 from aigov.directory import storable_text
 from aigov.exceptions import BudgetExceededError, ConflictError
@@ -154,8 +153,8 @@ class HoldRequest(NamedTuple):
     """A hold to take on whichever counter the user's effective group has in the period: the
     store resolves the group and takes the hold in one operation (SPEC §8.3). ``Governance``
     builds it from values it has checked; ``on`` checks the rest of the reservation it becomes.
-    Like ``HoldOutcome`` and ``BudgetAndSpend``, a named tuple: the hot path builds one per call,
-    and a frozen dataclass costs twice as much."""
+    Like ``HoldOutcome`` and ``BudgetAndSpend``, a named tuple: a plain record of values
+    already checked, which the store unpacks."""
 
     id: UUID
     user_id: UUID
@@ -165,22 +164,20 @@ class HoldRequest(NamedTuple):
     created_at: datetime
 
     def on(self, group_id: UUID) -> Reservation:
-        """The reservation this request becomes on ``group_id``'s counter. Validated only when
-        the id (from the id factory) or the group (from the store) is not a plain UUID: the
-        rest ``Governance`` has checked."""
-        values = {
-            "id": self.id,
-            "user_id": self.user_id,
-            "group_id": group_id,
-            "period_start": self.period_start,
-            "amount_micros": self.amount_micros,
-            "expires_at": self.expires_at,
-            "created_at": self.created_at,
-            "state": "held",
-        }
-        if type(self.id) is UUID and type(group_id) is UUID:
-            return prevalidated(Reservation, values)
-        return Reservation.model_validate(values)
+        """The reservation this request becomes on ``group_id``'s counter, validated: the id
+        comes from the host's id factory and the group from the store."""
+        return Reservation.model_validate(
+            {
+                "id": self.id,
+                "user_id": self.user_id,
+                "group_id": group_id,
+                "period_start": self.period_start,
+                "amount_micros": self.amount_micros,
+                "expires_at": self.expires_at,
+                "created_at": self.created_at,
+                "state": "held",
+            }
+        )
 
 
 class HoldOutcome(NamedTuple):
@@ -252,24 +249,22 @@ class GroupSummary(BaseModel):
 
 def spend_status_of(user_id: UUID, found: BudgetAndSpend, window: PeriodWindow) -> SpendStatus:
     """Where ``user_id`` stands in ``window`` (SPEC §9), from what the store found: what is
-    left of the limit after the spend and the live holds, never below 0. Validated only when
-    the store's numbers are not plain ints: the rest is validated already."""
+    left of the limit after the spend and the live holds, never below 0."""
     effective, spent, held = found
     limit = effective.spend_limit_micros
-    values = {
-        "user_id": user_id,
-        "spend_limit_micros": limit,
-        "source": effective.source,
-        "group_id": effective.group_id,
-        "period_start": window.start,
-        "period_end": window.end,
-        "spent_micros": spent,
-        "held_micros": held,
-        "remaining_micros": None if limit is None else max(0, limit - spent - held),
-    }
-    if type(spent) is int and type(held) is int and type(effective) is EffectiveBudget:
-        return prevalidated(SpendStatus, values)
-    return SpendStatus.model_validate(values)
+    return SpendStatus.model_validate(
+        {
+            "user_id": user_id,
+            "spend_limit_micros": limit,
+            "source": effective.source,
+            "group_id": effective.group_id,
+            "period_start": window.start,
+            "period_end": window.end,
+            "spent_micros": spent,
+            "held_micros": held,
+            "remaining_micros": None if limit is None else max(0, limit - spent - held),
+        }
+    )
 
 
 def usage_record(
