@@ -27,10 +27,10 @@ __all__ = ["BudgetCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
     Service,
+    _amount_micros,
     _authorize,
     _check_actor,
     _found,
-    _limit,
     _page_size,
 )
 
@@ -66,7 +66,7 @@ class BudgetCalls(Service):
             actor=label,
             since=since,
             after=after,
-            limit=_page_size(limit, 1000),
+            limit=_page_size(limit, at_most=1000),
         )
         _check_actor(actor)
         authorize(actor, "read the audit log", [Need("read_audit_log")], NoFacts())
@@ -91,7 +91,7 @@ class BudgetCalls(Service):
         again writes nothing."""
         self._require_feature()
         key = as_uuid(group_id, "group_id")
-        limit = _limit(spend_limit_micros)
+        limit = _amount_micros(spend_limit_micros, "spend_limit_micros")
         _check_actor(actor)
         now = self._now()
 
@@ -149,7 +149,7 @@ class BudgetCalls(Service):
         self._require_feature()
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
-        limit = _limit(spend_limit_micros)
+        limit = _amount_micros(spend_limit_micros, "spend_limit_micros")
         _check_actor(actor)
         now = self._now()
 

@@ -48,7 +48,7 @@ class ReportCalls(Service):
         the group this period."""
         self._require_feature()
         organization = as_uuid(organization_id, "organization_id")
-        count = _page_size(limit, MAX_GROUPS)
+        count = _page_size(limit, at_most=MAX_GROUPS)
         chosen = None
         if group_ids is not None:
             if isinstance(group_ids, str) or not isinstance(group_ids, Iterable):
@@ -117,7 +117,7 @@ class ReportCalls(Service):
         if not isinstance(over_budget_only, bool):
             raise InvalidInputError(f"over_budget_only must be a bool, not {over_budget_only!r}")
         start = _optional_uuid(after, "after")
-        count = _page_size(limit, MAX_GROUPS)
+        count = _page_size(limit, at_most=MAX_GROUPS)
         _check_actor(actor)
         now = self._now()
         window = self._period_of(now)

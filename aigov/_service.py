@@ -37,7 +37,7 @@ from aigov.exceptions import (
     NotFoundError,
     TransientError,
 )
-from aigov.money import MAX_MICROS, Micros
+from aigov.money import Micros
 from aigov.periods import Period, PeriodWindow, period_window
 from aigov.ports import Store, UnitOfWork
 from aigov.prices import (
@@ -68,18 +68,14 @@ TRANSIENT_ATTEMPTS = 3
 
 def _retried(call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """``call(*args, **kwargs)``, tried again when it meets a TransientError (its transaction
-    was rolled back), a bounded number of times (SPEC §8.0). Only for idempotent calls."""
-    try:
-        return call(*args, **kwargs)  # the first attempt apart: the hot path enters no loop
-    except TransientError:
-        pass
-    for attempt in range(2, TRANSIENT_ATTEMPTS + 1):
+    was rolled back), at most ``TRANSIENT_ATTEMPTS`` times in all (SPEC §8.0); the last
+    attempt's error propagates. Only for idempotent calls."""
+    for _ in range(TRANSIENT_ATTEMPTS - 1):
         try:
             return call(*args, **kwargs)
         except TransientError:
-            if attempt == TRANSIENT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+            continue
+    return call(*args, **kwargs)
 
 
 def _no_group(user: UUID) -> NotFoundError:
@@ -300,27 +296,24 @@ def _authorize(uow: UnitOfWork, actor: Actor, action: str, *needs: Need) -> None
     authorize(actor, action, needs, _StoreFacts(uow))
 
 
-_LIMIT = TypeAdapter(Micros)
+_MICROS = TypeAdapter(Micros)
 
 
-def _limit(value: object) -> int:
-    """A spend limit from the caller: an int of micros in 0 … 2**63-1, strictly. A plain int
-    in range is what validation would return: the hot path's amounts skip its cost."""
-    if type(value) is int and 0 <= value <= MAX_MICROS:
-        return value
-    return checked(_LIMIT, value, "spend_limit_micros")
+def _amount_micros(value: object, field: str) -> int:
+    """An amount of micros from the caller: an int in 0 … 2**63-1, strictly, or the error
+    class of ``error_class`` naming ``field``."""
+    return checked(_MICROS, value, field)
 
 
-def _page_size(limit: object, most: int) -> int:
-    """How many rows a page holds: a true int from 1 to ``most``."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= most:
-        raise InvalidInputError(f"limit must be an int from 1 to {most}, not {limit!r}")
-    return limit
+def _page_size(value: object, *, at_most: int) -> int:
+    """A page size from the caller (a ``limit`` argument): a true int from 1 to ``at_most``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= at_most:
+        raise InvalidInputError(f"limit must be an int from 1 to {at_most}, not {value!r}")
+    return value
 
 
 def _check_actor(actor: object) -> None:
-    # The exact class first: isinstance on a pydantic model runs ABCMeta's Python check.
-    if type(actor) is not Actor and not isinstance(actor, Actor):
+    if not isinstance(actor, Actor):
         raise InvalidInputError(f"actor must be an aigov.Actor, not {type(actor).__name__}")
 
 

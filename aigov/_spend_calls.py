@@ -38,10 +38,10 @@ __all__ = ["SpendCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
     Service,
+    _amount_micros,
     _check_actor,
     _found,
     _idempotency_key,
-    _limit,
     _model_key,
     _no_group,
     _page_size,
@@ -179,7 +179,7 @@ class SpendCalls(Service):
         """Threshold events not yet acknowledged, oldest first (SPEC §8.4): send each
         notification, then acknowledge it, so that it is sent once even across retries."""
         self._require_feature()
-        count = _page_size(limit, 1000)
+        count = _page_size(limit, at_most=1000)
         return self._run(lambda uow: uow.pending_budget_events(count))
 
     def ack_budget_events(self, ids: Iterable[UUID | str]) -> int:
@@ -200,7 +200,7 @@ class SpendCalls(Service):
         hold stops counting at ``now + ttl``."""
         self._require_feature()
         user = as_uuid(user_id, "user_id")
-        amount = _limit(amount_micros)
+        amount = _amount_micros(amount_micros, "amount_micros")
         if amount == 0:
             raise InvalidInputError("amount_micros must be more than 0")
         if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
