@@ -1,9 +1,12 @@
-"""The ports a store implements: one ``Store`` root that opens units of work.
+"""The ports a store implements: one ``Store`` root that opens units of work, and one small
+repository per concern on each unit of work (``uow.directory``, ``uow.prices``, ``uow.budgets``,
+``uow.spend``, ``uow.audit``, ``uow.settings``).
 
 Each method's docstring is its contract, and each sentence of it has a test in ``aigov_contracts``.
-Every method runs inside a unit of work (``with store.transaction() as uow``): all its writes commit
-together when the block ends normally and none of them does when it raises. Errors are ``aigov``
-errors (``aigov.exceptions``), never a driver's.
+Every repository method runs inside a unit of work (``with store.transaction() as uow``): all its
+writes commit together when the block ends normally and none of them does when it raises. Errors
+are ``aigov`` errors (``aigov.exceptions``), never a driver's. What only the conformance suite
+reads (usage records, the ledger, counters, reservations) comes from ``Store.snapshot()``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
 
 from aigov.audit import AuditEntry, AuditFilter, AuditRecord
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
@@ -25,7 +30,7 @@ from aigov.directory import (
     User,
 )
 from aigov.prices import ModelPrice, PriceSource, SeedResult, SeedRow
-from aigov.resolution import BudgetPolicy, EffectiveBudget, ResolutionFacts, resolve
+from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.settings import GovernanceSettings
 from aigov.spend import (
     BudgetAndSpend,
@@ -40,18 +45,19 @@ from aigov.spend import (
 )
 
 __all__ = [
-    "AuditUnitOfWork",
-    "BudgetUnitOfWork",
-    "DirectoryUnitOfWork",
-    "PriceUnitOfWork",
-    "SettingsUnitOfWork",
-    "SpendUnitOfWork",
+    "AuditRepository",
+    "BudgetRepository",
+    "DirectoryRepository",
+    "PriceRepository",
+    "SettingsRepository",
+    "SpendRepository",
     "Store",
+    "StoreSnapshot",
     "UnitOfWork",
 ]
 
 
-class DirectoryUnitOfWork(Protocol):
+class DirectoryRepository(Protocol):
     """Reads and writes of the directory (SPEC §2)."""
 
     def add_organization(self, organization: Organization) -> Group:
@@ -195,7 +201,7 @@ class DirectoryUnitOfWork(Protocol):
         ...
 
 
-class PriceUnitOfWork(Protocol):
+class PriceRepository(Protocol):
     """The price book (SPEC §3)."""
 
     def apply_seed(self, rows: Sequence[SeedRow], now: datetime) -> SeedResult:
@@ -230,15 +236,11 @@ class PriceUnitOfWork(Protocol):
         ...
 
 
-class BudgetUnitOfWork(Protocol):
+class BudgetRepository(Protocol):
     """Group budgets and user overrides (SPEC §4, §5)."""
 
     def get_group_budget(self, group_id: UUID) -> GroupAIBudget | None:
         """The group's budget, or None (no budget is enforced for it)."""
-        ...
-
-    def list_group_budgets(self) -> Sequence[GroupAIBudget]:
-        """Every group budget, ordered by group id."""
         ...
 
     def put_group_budget(self, budget: GroupAIBudget) -> None:
@@ -275,14 +277,14 @@ class BudgetUnitOfWork(Protocol):
         """Delete the user's override and return it. NotFoundError when there is none."""
         ...
 
-    def resolution_facts(self, user_id: UUID) -> ResolutionFacts | None:
-        """What budget resolution needs to know of a user (their organization memberships, the
-        budgets of their expanded groups, their override), read at once; None when the user
-        does not exist."""
+    def resolve_budget(self, user_id: UUID, policy: BudgetPolicy) -> EffectiveBudget | None:
+        """The user's effective budget, as the core's ``aigov.resolution.resolve`` (SPEC §7,
+        with ``policy``) decides it from what this unit of work reads; None for an unknown
+        user."""
         ...
 
 
-class AuditUnitOfWork(Protocol):
+class AuditRepository(Protocol):
     """The audit log (SPEC §10)."""
 
     def lock_resource(self, resource_type: str, resource_id: str) -> None:
@@ -306,7 +308,7 @@ class AuditUnitOfWork(Protocol):
         ...
 
 
-class SpendUnitOfWork(Protocol):
+class SpendRepository(Protocol):
     """Recorded spend (SPEC §8.2)."""
 
     def find_usage(self, user_id: UUID, idempotency_key: str) -> UsageRecord | None:
@@ -336,13 +338,6 @@ class SpendUnitOfWork(Protocol):
         take its amount off the counter it was taken on."""
         ...
 
-    def spend_in_period(
-        self, user_id: UUID, group_id: UUID, period_start: datetime, now: datetime
-    ) -> tuple[int, int]:
-        """``(spent, held)`` of the counter of ``(user_id, group_id, period_start)``: held counts
-        only holds still live at ``now``; ``(0, 0)`` when there is no counter."""
-        ...
-
     def add_budget_events(self, events: Sequence[ThresholdCrossed]) -> list[ThresholdCrossed]:
         """Keep the events whose ``(user, group, period, percent)`` has none yet, and return
         those: each crossing is kept once, also when several calls cross it at once."""
@@ -360,18 +355,6 @@ class SpendUnitOfWork(Protocol):
         """The spend attributed to the group in the period, over all its users' counters."""
         ...
 
-    def list_reservations(self) -> Sequence[Reservation]:
-        """Every reservation, ordered by ``(created_at, id)``."""
-        ...
-
-    def list_usage(self, *, user_id: UUID | None = None) -> Sequence[UsageRecord]:
-        """Usage records, optionally of one user, ordered by ``(at, id)``."""
-        ...
-
-    def list_daily_spend(self) -> Sequence[DailySpend]:
-        """The ledger, ordered by ``(user_id, effective_group_id, day)``."""
-        ...
-
     def iter_daily_spend(
         self, organization_id: UUID, start: date, end: date
     ) -> Iterator[DailySpend]:
@@ -380,12 +363,15 @@ class SpendUnitOfWork(Protocol):
         work lasts."""
         ...
 
-    def list_spend_counters(self) -> Sequence[SpendCounter]:
-        """The period counters, ordered by ``(user_id, group_id, period_start)``."""
+    def budgets_and_spend(
+        self, user_ids: Sequence[UUID], period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> dict[UUID, BudgetAndSpend]:
+        """``Store.budget_and_spend`` of many users, read in this unit of work: an entry for
+        each known user, none for an unknown one."""
         ...
 
 
-class SettingsUnitOfWork(Protocol):
+class SettingsRepository(Protocol):
     """The deployment's settings (SPEC §8.0)."""
 
     def ensure_settings(self, settings: GovernanceSettings) -> GovernanceSettings:
@@ -394,40 +380,40 @@ class SettingsUnitOfWork(Protocol):
         ...
 
 
-class UnitOfWork(
-    DirectoryUnitOfWork,
-    PriceUnitOfWork,
-    BudgetUnitOfWork,
-    AuditUnitOfWork,
-    SettingsUnitOfWork,
-    SpendUnitOfWork,
-    Protocol,
-):
-    """Everything one transaction can do; later concerns (spend) join here."""
+class UnitOfWork(Protocol):
+    """One transaction: a repository per concern, all on the same transaction."""
 
-    def resolve_budget(self, user_id: UUID, policy: BudgetPolicy) -> EffectiveBudget | None:
-        """The user's effective budget: the core's ``resolve`` (SPEC §7, with ``policy``) of
-        the facts read in this unit of work; None for an unknown user."""
-        facts = self.resolution_facts(user_id)
-        return None if facts is None else resolve(facts, policy)
+    directory: DirectoryRepository
+    prices: PriceRepository
+    budgets: BudgetRepository
+    spend: SpendRepository
+    audit: AuditRepository
+    settings: SettingsRepository
 
-    def budgets_and_spend(
-        self, user_ids: Sequence[UUID], period_start: datetime, now: datetime, policy: BudgetPolicy
-    ) -> dict[UUID, BudgetAndSpend]:
-        """``Store.budget_and_spend`` of many users, read in this unit of work: an entry for
-        each known user. The default asks user by user; a store may answer all at once."""
-        found: dict[UUID, BudgetAndSpend] = {}
-        for user in user_ids:
-            effective = self.resolve_budget(user, policy)
-            if effective is None:
-                continue
-            spent, held = (
-                (0, 0)
-                if effective.group_id is None
-                else self.spend_in_period(user, effective.group_id, period_start, now)
-            )
-            found[user] = BudgetAndSpend(effective=effective, spent_micros=spent, held_micros=held)
-        return found
+
+class StoreSnapshot(BaseModel):
+    """Everything a store holds, read at one moment: what the conformance suite and the
+    equivalence machine compare, so that a store implements behaviour rather than test hooks.
+    Each tuple is in the order its listing states."""
+
+    model_config = ConfigDict(frozen=True)
+
+    organizations: tuple[Organization, ...]  # by id
+    users: tuple[User, ...]  # by id
+    organization_members: tuple[OrganizationMember, ...]  # by (organization_id, user_id)
+    groups: tuple[Group, ...]  # by id, Everyone groups included
+    group_members: tuple[GroupMember, ...]  # direct ones, by (group_id, user_id)
+    group_budgets: tuple[GroupAIBudget, ...]  # by group_id
+    overrides: tuple[UserAIBudgetOverride, ...]  # by user_id
+    prices: tuple[ModelPrice, ...]  # by (provider, model, source)
+    usage: tuple[UsageRecord, ...]  # by (at, id)
+    daily_spend: tuple[DailySpend, ...]  # by (user_id, effective_group_id, day)
+    counters: tuple[SpendCounter, ...]  # by (user_id, group_id, period_start)
+    reservations: tuple[Reservation, ...]  # by (created_at, id)
+    budget_events: tuple[ThresholdCrossed, ...]  # by (at, id), acknowledged ones included
+    acknowledged_event_ids: tuple[UUID, ...]  # sorted
+    audit: tuple[AuditEntry, ...]  # by id
+    settings: GovernanceSettings | None
 
 
 class Store(Protocol):
@@ -437,6 +423,11 @@ class Store(Protocol):
         """Open a unit of work: it commits when the block ends normally and rolls back every
         write of the block when the block raises (the exception then propagates, as an aigov
         error)."""
+        ...
+
+    def snapshot(self) -> StoreSnapshot:
+        """Everything stored, as one consistent read (no write of another transaction is half
+        in it)."""
         ...
 
     def close(self) -> None:
@@ -461,7 +452,5 @@ class Store(Protocol):
     ) -> BudgetAndSpend | None:
         """The user's effective budget (SPEC §7, with ``policy``) with the spend and the live
         holds (not expired at ``now``) of its group's counter for the period starting at
-        ``period_start``; 0 and 0 when the user has no group. None for an unknown user. The
-        default composes units of work; a store may answer it with one query."""
-        with self.transaction() as uow:
-            return uow.budgets_and_spend([user_id], period_start, now, policy).get(user_id)
+        ``period_start``; 0 and 0 when the user has no group. None for an unknown user."""
+        ...

@@ -1,0 +1,135 @@
+"""Where the store's connections come from: SQLAlchemy's pool for units of work, and a
+``psycopg_pool.ConnectionPool`` for the hot path's single statements, which psycopg prepares on
+each connection at their first use there (``prepare=True``).
+
+A connection that broke (a server restart, ``pg_terminate_backend``, a proxy that hung up) is
+dropped by the pool; the statement that found it broken runs once more on another connection,
+after the pool has checked its idle ones (a restart breaks them all at once). A read is safe
+to run again; a write raises ``WriteInterruptedError`` instead, and the caller looks whether
+it committed before it runs it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL
+
+__all__ = ["HotPathPool", "WriteInterruptedError", "create_unit_of_work_engine"]
+
+# The hot path's sessions run at READ COMMITTED (SPEC §8.0) whatever the server's default.
+_SESSION = "SET default_transaction_isolation TO 'read committed'"
+
+
+class WriteInterruptedError(Exception):
+    """A write's connection broke before its answer arrived: whether it committed is unknown
+    until the caller looks."""
+
+
+def create_unit_of_work_engine(url: URL, **engine_options: Any) -> Engine:
+    """SQLAlchemy's engine for units of work: LIFO, and a connection is pinged on checkout
+    (a unit of work is several round trips; the ping is one more), so one the server ended
+    while it was idle is replaced instead of failing the transaction."""
+    options: dict[str, Any] = {"pool_use_lifo": True, "pool_pre_ping": True} | engine_options
+    return create_engine(url, **options)
+
+
+def _configure(connection: psycopg.Connection[Any]) -> None:
+    connection.autocommit = True
+    connection.execute(_SESSION)
+
+
+class HotPathPool:
+    """Single statements, each its own READ COMMITTED transaction (autocommit), on a
+    ``psycopg_pool.ConnectionPool`` of at most ``size`` connections, opened at first use.
+    After ``close`` the next statement opens a new pool."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        size: int,
+        connect_args: Mapping[str, Any] | None = None,
+        timeout: float = 30.0,
+        max_idle: float = 600.0,
+        max_lifetime: float = 3600.0,
+    ) -> None:
+        self._conninfo, self._kwargs = conninfo, dict(connect_args or {})
+        self._size, self._timeout = size, timeout
+        self._max_idle, self._max_lifetime = max_idle, max_lifetime
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[psycopg.Connection[TupleRow]] | None = None
+
+    @property
+    def pool(self) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+        """The pool itself, opened if it was not (its ``get_stats()`` tells how it fares)."""
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ConnectionPool(
+                        self._conninfo,
+                        kwargs=self._kwargs,
+                        min_size=0,
+                        max_size=self._size,
+                        timeout=self._timeout,
+                        max_idle=self._max_idle,
+                        max_lifetime=self._max_lifetime,
+                        configure=_configure,
+                        name="aigov hot path",
+                        open=True,
+                    )
+                pool = self._pool
+        return pool
+
+    def first_row(
+        self, query: str, parameters: Mapping[str, Any], *, writes: bool = False
+    ) -> tuple[Any, ...] | None:
+        """The first row of ``query`` (None when it returns none). When the connection breaks
+        under it, a read runs again on another connection; a write raises
+        ``WriteInterruptedError``."""
+        pool = self.pool
+        broken: psycopg.Connection[TupleRow] | None = None
+        try:
+            with pool.connection() as connection:
+                broken = connection
+                return _first_row(connection, query, parameters)
+        except psycopg.Error as exc:
+            if broken is None or not broken.broken:
+                raise
+            pool.check()  # a restart breaks every idle connection at once
+            if writes:
+                raise WriteInterruptedError from exc
+        with pool.connection() as connection:
+            return _first_row(connection, query, parameters)
+
+    def close(self) -> None:
+        """Close the pool's connections; a later statement opens a new pool."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def _first_row(
+    connection: psycopg.Connection[TupleRow], query: str, parameters: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """Run prepared. A session that forgot its prepared statements (a proxy's DEALLOCATE or
+    DISCARD ALL) or whose plan went stale (a column changed type) answers with an error before
+    running anything: psycopg forgets them too (``DEALLOCATE ALL``), the session's settings are
+    applied again, and the statement runs once more."""
+    try:
+        return connection.execute(query, parameters, prepare=True).fetchone()
+    except (errors.InvalidSqlStatementName, errors.FeatureNotSupported):
+        if connection.broken:
+            raise
+    connection.execute("DEALLOCATE ALL")
+    connection.execute(_SESSION)
+    return connection.execute(query, parameters, prepare=True).fetchone()
