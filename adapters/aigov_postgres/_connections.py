@@ -12,7 +12,7 @@ it committed before it runs it again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
@@ -41,6 +41,23 @@ def create_unit_of_work_engine(url: URL, **engine_options: Any) -> Engine:
     return create_engine(url, **options)
 
 
+def _created_by(creator: Callable[[], object]) -> type[psycopg.Connection[TupleRow]]:
+    """A connection class for psycopg_pool whose connections come from ``creator`` (the
+    engine's: a fresh credential per connection, say), as SQLAlchemy's pool gets them."""
+
+    class Created(psycopg.Connection[TupleRow]):
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> Created:
+            connection = creator()
+            if not isinstance(connection, psycopg.Connection):
+                raise psycopg.InterfaceError(
+                    f"the hot path needs psycopg 3 connections, not {type(connection).__name__}"
+                )
+            return connection  # type: ignore[return-value]  # served as psycopg.Connection
+
+    return Created
+
+
 def _configure(connection: psycopg.Connection[Any]) -> None:
     connection.autocommit = True
     connection.execute(_SESSION)
@@ -57,6 +74,7 @@ class HotPathPool:
         *,
         size: int,
         connect_args: Mapping[str, Any] | None = None,
+        creator: Callable[[], object] | None = None,
         timeout: float = 30.0,
         max_idle: float = 600.0,
         max_lifetime: float = 3600.0,
@@ -64,6 +82,7 @@ class HotPathPool:
         self._conninfo, self._kwargs = conninfo, dict(connect_args or {})
         self._size, self._timeout = size, timeout
         self._max_idle, self._max_lifetime = max_idle, max_lifetime
+        self._connection_class = psycopg.Connection if creator is None else _created_by(creator)
         self._lock = threading.Lock()
         self._pool: ConnectionPool[psycopg.Connection[TupleRow]] | None = None
 
@@ -76,6 +95,7 @@ class HotPathPool:
                 if self._pool is None:
                     self._pool = ConnectionPool(
                         self._conninfo,
+                        connection_class=self._connection_class,
                         kwargs=self._kwargs,
                         min_size=0,
                         max_size=self._size,

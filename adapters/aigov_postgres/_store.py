@@ -268,11 +268,6 @@ def connection_pools(
     url: str | URL, *, pool_size: int = 5, max_overflow: int = 10, **engine_options: Any
 ) -> tuple[Engine, HotPathPool]:
     """What ``PostgresStore.from_url`` connects with."""
-    if "creator" in engine_options:
-        raise InvalidInputError(
-            "from_url takes no creator: pass connection settings as connect_args, or build the"
-            " engine and the HotPathPool yourself"
-        )
     normalized = normalize_url(url)
     engine = create_unit_of_work_engine(
         normalized, pool_size=pool_size, max_overflow=max_overflow, **engine_options
@@ -281,6 +276,7 @@ def connection_pools(
         _conninfo(normalized),
         size=pool_size + max_overflow,
         connect_args=engine_options.get("connect_args"),
+        creator=engine_options.get("creator"),
         timeout=engine_options.get("pool_timeout", 30.0),
     )
     return engine, statements

@@ -78,13 +78,12 @@ class World:
 
 
 def books(gov: Governance) -> tuple[int, int, int, dict[tuple[UUID, object], tuple[int, int]]]:
-    with gov.store.transaction() as uow:
-        usage = sum(r.cost_micros for r in uow.list_usage())
-        ledger = sum(d.spend_micros for d in uow.list_daily_spend())
-        counters = {
-            (c.group_id, c.period_start): (c.spent_micros, c.held_micros)
-            for c in uow.list_spend_counters()
-        }
+    snapshot = gov.store.snapshot()
+    usage = sum(r.cost_micros for r in snapshot.usage)
+    ledger = sum(d.spend_micros for d in snapshot.daily_spend)
+    counters = {
+        (c.group_id, c.period_start): (c.spent_micros, c.held_micros) for c in snapshot.counters
+    }
     spent = sum(s for s, _ in counters.values())
     return usage, ledger, spent, counters
 

@@ -42,16 +42,16 @@ def world(url: URL) -> UUID:
 def totals(url: URL) -> tuple[int, int, int, int]:
     store = PostgresStore.from_url(url)
     try:
-        with store.transaction() as uow:
-            usage = sum(r.cost_micros for r in uow.list_usage())
-            ledger = sum(d.spend_micros for d in uow.list_daily_spend())
-            counters = uow.list_spend_counters()
-            return (
-                usage,
-                ledger,
-                sum(c.spent_micros for c in counters),
-                sum(c.held_micros for c in counters),
-            )
+        snapshot = store.snapshot()
+        usage = sum(r.cost_micros for r in snapshot.usage)
+        ledger = sum(d.spend_micros for d in snapshot.daily_spend)
+        counters = snapshot.counters
+        return (
+            usage,
+            ledger,
+            sum(c.spent_micros for c in counters),
+            sum(c.held_micros for c in counters),
+        )
     finally:
         store.close()
 

