@@ -1,11 +1,12 @@
 """The budget hot path (SPEC §7, §8): "resolve my budget and my spend" and "reserve if it fits".
 
 aigov's calls (``Governance.spend_status`` and ``Governance.reserve``) on each store, next to
-floors on the same server, through the same driver and connections (psycopg): ``SELECT 1``, and
-one hand-written statement doing each call's work. Callers are threads (1, 4, 16) sharing one
-``Governance``; users are one hot user, or any of 1,000. ``benchmarks.processes`` repeats the
-calls with callers as processes. Then resolution alone at 1,000 and 1,000,000 users, and a
-profile of one ``reserve`` and one ``spend_status``: statements, round trips, where time goes.
+floors on the same server, through the same driver and pool (psycopg, psycopg_pool, statements
+prepared by psycopg): ``SELECT 1``, and one hand-written statement doing each call's work.
+Callers are threads (1, 4, 16) sharing one ``Governance``; users are one hot user, or any of
+1,000. ``benchmarks.processes`` repeats the calls with callers as processes. Then resolution
+alone at 1,000 and 1,000,000 users, and a profile of one ``reserve`` and one ``spend_status``:
+statements, round trips, where time goes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from aigov import Actor, BudgetExceededError, Governance
 from aigov.periods import period_window
 from aigov_memory import MemoryStore
 from aigov_postgres import PostgresStore
-from aigov_postgres._statement_pool import Statement
 from benchmarks._support import Databases, count_round_trips, driver_dsn, percentile
 
 __all__ = [
@@ -217,7 +217,7 @@ Executor = psycopg.Connection[Any] | psycopg.Cursor[Any]
 def floor_resolve_and_spend(connection: Executor, user: UUID) -> tuple[Any, ...]:
     now = datetime.now(UTC)
     params = {"user": user, "period": period_window(now, "month").start, "now": now}
-    row = connection.execute(RESOLVE_AND_SPEND, params).fetchone()
+    row = connection.execute(RESOLVE_AND_SPEND, params, prepare=True).fetchone()
     assert row is not None
     return tuple(row)
 
@@ -232,7 +232,7 @@ def floor_reserve(connection: Executor, user: UUID, amount: int, statement: str 
         "amount": amount,
         "id": uuid.uuid4(),
     }
-    row = connection.execute(statement, params).fetchone()
+    row = connection.execute(statement, params, prepare=True).fetchone()
     assert row is not None
     return bool(row[0])
 
@@ -381,30 +381,20 @@ class HotPathReport:
 
 
 class FloorConnections:
-    """The floors run on aigov's own hot-path connections, each through a cursor of its own.
-
-    Which server process serves a connection, and where the scheduler runs it, moves a
-    round trip's time a lot: the same floor query on four connections of one run measured
-    51, 51, 115 and 115 µs at the median, and it stays so for the run. On connections of
-    their own the floors would win or lose by that draw. Slot ``i`` uses the connection
-    ``i``-th from the top of the pool's LIFO stack, the one a caller of aigov would take
-    next, so that floors and aigov meet the same server processes (never at the same time:
-    one implementation runs at a time)."""
+    """The floors run on aigov's own hot-path pool: each call takes a connection from it, runs
+    its statement through psycopg's cursor (prepared, as aigov's are), and gives it back, as
+    aigov's calls do. Which server process serves a connection moves a round trip's time a
+    lot; sharing the pool, floors and aigov meet the same ones."""
 
     def __init__(self, store: PostgresStore, size: int) -> None:
-        pool = store._statements
-        assert pool is not None, "a store from from_url has a statement pool"
-        taken = [pool._take() for _ in range(size)]  # open all of them now
-        for pooled in reversed(taken):
-            pool._give_back(pooled)
-        self._pool = pool
+        self._pool = store.hot_path_pool.pool
+        with contextlib.ExitStack() as held:  # open all of them now
+            for _ in range(size):
+                held.enter_context(self._pool.connection())
 
-    def get(self, slot: int) -> psycopg.Cursor[Any]:
-        """A cursor of the ordinary kind (named placeholders) on the slot's connection."""
-        idle = self._pool._idle
-        if slot >= len(idle):
-            raise RuntimeError(f"floor slot {slot}: the pool has {len(idle)} idle connections")
-        return idle[-1 - slot][0].connection.cursor()
+    def run(self, work: Callable[[psycopg.Connection[Any], UUID], object], user: UUID) -> object:
+        with self._pool.connection() as connection:
+            return work(connection, user)
 
 
 def _check_floors(
@@ -468,9 +458,7 @@ def _held(governance: Governance, users: Sequence[UUID]) -> list[int]:
     return [governance.spend_status(Actor.user(u), u).held_micros for u in users]
 
 
-def _profile(
-    store: PostgresStore, call: Callable[[], object], statement: Statement, calls: int
-) -> Profile:
+def _profile(store: PostgresStore, call: Callable[[], object], calls: int) -> Profile:
     """Statements and round trips of one ``call()``; where the time of ``calls`` of them goes."""
     statements: list[str] = []
 
@@ -484,14 +472,17 @@ def _profile(
     with engine.connect() as connection:  # the pool's one connection: the next call gets it
         driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    # The hot path's own pool lends the connection it took back last: the next call gets it.
-    hot = store._statements._idle[-1][0].connection  # type: ignore[union-attr]
-    with count_round_trips(driver) as trips, count_round_trips(hot) as hot_trips:
+    with store.hot_path_pool.pool.connection() as hot:  # its one connection: the next call's
+        pass
+    sent: list[str] = []
+    with (
+        count_round_trips(driver) as trips,
+        count_round_trips(hot) as hot_trips,
+        _traced_queries(hot, sent),
+    ):
         call()
     event.remove(engine, "before_cursor_execute", listen)
-    if hot_trips[0]:  # one round trip per statement: no pipeline on the hot path
-        shown = " ".join(statement.text.split())[:110]
-        statements += [f"(hot path pool) {shown}"] * hot_trips[0]
+    statements += [f"(hot path pool) {' '.join(query.split())[:110]}" for query in sent]
     trips[0] += hot_trips[0]
     profiler = cProfile.Profile()
     profiler.enable()
@@ -520,14 +511,28 @@ def _profile(
     )
 
 
+@contextlib.contextmanager
+def _traced_queries(connection: psycopg.Connection[Any], sent: list[str]) -> Any:
+    """Note each query the hot path runs on ``connection``, through psycopg's own cursor
+    factory (the public way to see what a connection executes)."""
+    factory = connection.cursor_factory
+
+    class Traced(factory):  # type: ignore[valid-type, misc]
+        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return super().execute(query, *args, **kwargs)
+
+    connection.cursor_factory = Traced
+    try:
+        yield
+    finally:
+        connection.cursor_factory = factory
+
+
 def _bucket(path: str, name: str) -> str:
-    """Which layer a function's own time belongs to. cProfile does not see psycopg's compiled
-    libpq calls: the pool's ``exec_prepared`` (send, wait for the server, read) is counted in
-    the own time of ``_first_row``, which calls it."""
+    """Which layer a function's own time belongs to."""
     if "psycopg" in path and "wait" in name:
         return "waiting on the server (psycopg's wait)"
-    if path.endswith("_statement_pool.py") and name == "_first_row":
-        return "waiting on the server (libpq's exec_prepared, in _first_row's own time)"
     for layer in ("sqlalchemy", "psycopg", "pydantic"):
         if f"/{layer}/" in path or f"{layer}_core" in path:
             return layer
@@ -601,10 +606,9 @@ def implementations(
     """aigov on PostgreSQL (and on the memory store, when given) and the floors, keyed by
     (operation, implementation)."""
 
-    def floor(work: Callable[[psycopg.Cursor[Any], UUID], object]) -> Callable[[int], Call]:
-        def make(slot: int) -> Call:
-            cursor = floors.get(slot)
-            return lambda user: work(cursor, user)
+    def floor(work: Callable[[psycopg.Connection[Any], UUID], object]) -> Callable[[int], Call]:
+        def make(_: int) -> Call:
+            return lambda user: floors.run(work, user)
 
         return make
 
@@ -614,7 +618,7 @@ def implementations(
         ("reserve", "aigov, Postgres"): _aigov_reserve(governance),
         ("reserve", "hand-written statement"): floor(lambda c, u: floor_reserve(c, u, 1)),
         ("reserve", RETIRING): floor(lambda c, u: floor_reserve(c, u, 1, RESERVE_RETIRING)),
-        ("SELECT 1", "psycopg"): floor(lambda c, u: c.execute("SELECT 1").fetchone()),
+        ("SELECT 1", "psycopg"): floor(lambda c, u: c.execute("SELECT 1", prepare=True).fetchone()),
     }
     if in_memory is not None:
         chosen["resolve + spend", "aigov, memory"] = _aigov_status(in_memory)
@@ -669,14 +673,9 @@ def _profiles(url: Any, users: Sequence[UUID], quick: bool) -> dict[str, Profile
         calls = 20 if quick else 500
         reserver, asker = users[1], users[USERS + 1]
         return {
-            "reserve": _profile(
-                store, lambda: governance.reserve(reserver, 1), store._hot.reserve["highest"], calls
-            ),
+            "reserve": _profile(store, lambda: governance.reserve(reserver, 1), calls),
             "spend_status": _profile(
-                store,
-                lambda: governance.spend_status(Actor.user(asker), asker),
-                store._hot.budget_and_spend["highest"],
-                calls,
+                store, lambda: governance.spend_status(Actor.user(asker), asker), calls
             ),
         }
     finally:
