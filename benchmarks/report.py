@@ -135,14 +135,12 @@ def _hot_path(report: HotPathReport) -> list[str]:
     lines = [
         "## Budget hot path (SPEC §7, §8.3)",
         "",
-        "Threads share one `Governance` (Postgres: a pool of 16 connections). The floors run on"
-        " those same connections, through an ordinary psycopg cursor of their own (named"
-        " placeholders; aigov's statements use raw `$1` ones), never while aigov runs: floor"
-        " thread i takes the connection i-th from the top of aigov's LIFO pool, the one an"
-        " aigov caller would take next. Which server process serves a connection decides a lot"
-        " on this machine (the same floor query measured 51 µs on two connections and 115 µs"
-        " on two others, all run long), so floors on connections of their own would win or"
-        " lose by that draw."
+        "Threads share one `Governance` (Postgres: a hot-path `psycopg_pool.ConnectionPool` of"
+        " 16 connections). The floors run on that same pool, never while aigov runs: each call"
+        " takes a connection, runs its statement through psycopg's cursor with `prepare=True`"
+        " (as aigov's statements run), and gives it back. Which server process serves a"
+        " connection decides a lot on this machine, so floors on connections of their own"
+        " would win or lose by that draw."
         ' "resolve + spend" is `Governance.spend_status` (limit, group, spent, held); "reserve"'
         " is `Governance.reserve` of 1 µ. Users 1-1,000 reserve; users 1,001-2,000, each with a"
         " counter and a live hold, ask for their spend. Reserve has two floors: the statement"
@@ -160,15 +158,7 @@ def _hot_path(report: HotPathReport) -> list[str]:
         "",
         "What separates aigov from the floors, by construction (the profile below shows it):"
         " each call checks its input, reads the clock, decides the caller's rights, and builds"
-        " the models it returns; it takes a connection from aigov's pool, checks that the server"
-        " has not hung up on it (one read that finds nothing: a fourth system call beside the"
-        " send, wait and read), and gives it back. The other way round, aigov's pool runs each"
-        " statement by name in one libpq call (`PGconn.exec_prepared`: prepared on a connection"
-        " at its first use there, the row in binary and the parameters too but for numbers),"
-        " where the floors go through psycopg's cursor (prepared on the fifth run, the row in"
-        " text), some"
-        " 30,000 machine instructions more per statement on the client."
-        " [spend.md](spend.md#the-hot-paths-cost) counts both sides' work outside a run."
+        " the models it returns; the statement, the driver and the pool are the same."
         " Between real round trips Python runs two to three times slower than in a loop: the"
         " caches are cold after each wait. The client CPU column is this process's CPU time per"
         " call (every thread's, the kernel's work for it included; the server's not): the"
