@@ -37,7 +37,7 @@ from aigov.exceptions import (
     UnknownPriceError,
 )
 from aigov.governance import AI_GOVERNANCE, Governance
-from aigov.ports import Store, UnitOfWork
+from aigov.ports import Store, StoreSnapshot, UnitOfWork
 from aigov.prices import ModelPrice, SeedResult
 from aigov.resolution import EffectiveBudget
 from aigov.settings import GovernanceSettings
@@ -80,6 +80,7 @@ __all__ = [
     "SiteRole",
     "StorageError",
     "Store",
+    "StoreSnapshot",
     "TokenUsage",
     "TransientError",
     "UnitOfWork",

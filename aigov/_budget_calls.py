@@ -70,7 +70,7 @@ class BudgetCalls(Service):
         )
         _check_actor(actor)
         authorize(actor, "read the audit log", [Need("read_audit_log")], NoFacts())
-        return self._run(lambda uow: uow.list_audit(query))
+        return self._run(lambda uow: uow.audit.list_audit(query))
 
     def get_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
         """The group's budget. NotFoundError when the group has none (no limit is enforced)."""
@@ -80,7 +80,7 @@ class BudgetCalls(Service):
 
         def work(uow: UnitOfWork) -> GroupAIBudget:
             _authorize(uow, actor, "read the budget of", Need("read_group", key))
-            return _found(uow.get_group_budget(key), "group budget", key)
+            return _found(uow.budgets.get_group_budget(key), "group budget", key)
 
         return self._run(work)
 
@@ -97,12 +97,12 @@ class BudgetCalls(Service):
 
         def work(uow: UnitOfWork) -> GroupAIBudget:
             _authorize(uow, actor, "set the budget of", Need("update_group", key))
-            uow.lock_resource("group_budget", str(key))
-            existing = uow.get_group_budget(key)
+            uow.audit.lock_resource("group_budget", str(key))
+            existing = uow.budgets.get_group_budget(key)
             planned = plan_group_budget(existing, key, limit, now)
             if planned is None:
                 return _found(existing, "group budget", key)
-            uow.put_group_budget(planned)
+            uow.budgets.put_group_budget(planned)
             self._audit(uow, actor, now, "group_budget", str(key), existing, planned)
             return planned
 
@@ -117,8 +117,8 @@ class BudgetCalls(Service):
 
         def work(uow: UnitOfWork) -> GroupAIBudget:
             _authorize(uow, actor, "delete the budget of", Need("update_group", key))
-            uow.lock_resource("group_budget", str(key))
-            deleted = uow.delete_group_budget(key)
+            uow.audit.lock_resource("group_budget", str(key))
+            deleted = uow.budgets.delete_group_budget(key)
             self._audit(uow, actor, now, "group_budget", str(key), deleted, None)
             return deleted
 
@@ -132,7 +132,7 @@ class BudgetCalls(Service):
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
             _authorize(uow, actor, "read the budget override of", Need("read_user", key))
-            return _found(uow.get_override(key), "override", key)
+            return _found(uow.budgets.get_override(key), "override", key)
 
         return self._run(work)
 
@@ -154,8 +154,8 @@ class BudgetCalls(Service):
         now = self._now()
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
-            uow.lock_resource("user_budget_override", str(user_key))
-            existing = uow.get_override(user_key)
+            uow.audit.lock_resource("user_budget_override", str(user_key))
+            existing = uow.budgets.get_override(user_key)
             needs = [Need("update_user", user_key), Need("update_group", group_key)]
             if existing is not None and existing.group_id != group_key:
                 needs.append(Need("update_group", existing.group_id))
@@ -163,7 +163,7 @@ class BudgetCalls(Service):
             planned = plan_override(existing, user_key, group_key, limit, now)
             if planned is None:
                 return _found(existing, "override", user_key)
-            uow.put_override(planned)
+            uow.budgets.put_override(planned)
             self._audit(uow, actor, now, "user_budget_override", str(user_key), existing, planned)
             return planned
 
@@ -180,13 +180,13 @@ class BudgetCalls(Service):
         now = self._now()
 
         def work(uow: UnitOfWork) -> UserAIBudgetOverride:
-            uow.lock_resource("user_budget_override", str(key))
-            existing = uow.get_override(key)
+            uow.audit.lock_resource("user_budget_override", str(key))
+            existing = uow.budgets.get_override(key)
             needs = [Need("update_user", key)]
             if existing is not None:
                 needs.append(Need("update_group", existing.group_id))
             _authorize(uow, actor, "delete the budget override of", *needs)
-            deleted = uow.delete_override(_found(existing, "override", key).user_id)
+            deleted = uow.budgets.delete_override(_found(existing, "override", key).user_id)
             self._audit(uow, actor, now, "user_budget_override", str(key), deleted, None)
             return deleted
 

@@ -43,7 +43,7 @@ class DirectoryCalls(Service):
             created_at=self._now(),
         )
         self._directory_write(actor, "create", "organization")
-        self._run(lambda uow: uow.add_organization(organization), acting=actor)
+        self._run(lambda uow: uow.directory.add_organization(organization), acting=actor)
         return organization
 
     def update_organization(
@@ -65,10 +65,10 @@ class DirectoryCalls(Service):
         self._directory_write(actor, "update", "organization")
 
         def work(uow: UnitOfWork) -> Organization:
-            current = _found(uow.get_organization(key), "organization", key)
+            current = _found(uow.directory.get_organization(key), "organization", key)
             updated = validated(Organization, **(current.model_dump() | changes))
             if updated != current:
-                uow.update_organization(updated)
+                uow.directory.update_organization(updated)
             return updated
 
         return self._run(work)
@@ -77,14 +77,16 @@ class DirectoryCalls(Service):
         """Delete an organization, its groups, and every membership of them."""
         key = as_uuid(organization_id, "organization_id")
         self._directory_write(actor, "delete", "organization")
-        self._run(lambda uow: uow.delete_organization(key), acting=actor)
+        self._run(lambda uow: uow.directory.delete_organization(key), acting=actor)
 
     def get_organization(self, organization_id: UUID | str) -> Organization:
         key = as_uuid(organization_id, "organization_id")
-        return _found(self._run(lambda uow: uow.get_organization(key)), "organization", key)
+        return _found(
+            self._run(lambda uow: uow.directory.get_organization(key)), "organization", key
+        )
 
     def list_organizations(self) -> Sequence[Organization]:
-        return self._run(lambda uow: uow.list_organizations())
+        return self._run(lambda uow: uow.directory.list_organizations())
 
     # -- users -----------------------------------------------------------------------------------
 
@@ -93,21 +95,21 @@ class DirectoryCalls(Service):
             User, id=as_uuid(user_id, "user_id"), username=username, created_at=self._now()
         )
         self._directory_write(actor, "create", "user")
-        self._run(lambda uow: uow.add_user(user), acting=actor)
+        self._run(lambda uow: uow.directory.add_user(user), acting=actor)
         return user
 
     def delete_user(self, actor: Actor, user_id: UUID | str) -> None:
         """Delete a user and everything of theirs."""
         key = as_uuid(user_id, "user_id")
         self._directory_write(actor, "delete", "user")
-        self._run(lambda uow: uow.delete_user(key), acting=actor)
+        self._run(lambda uow: uow.directory.delete_user(key), acting=actor)
 
     def get_user(self, user_id: UUID | str) -> User:
         key = as_uuid(user_id, "user_id")
-        return _found(self._run(lambda uow: uow.get_user(key)), "user", key)
+        return _found(self._run(lambda uow: uow.directory.get_user(key)), "user", key)
 
     def list_users(self) -> Sequence[User]:
-        return self._run(lambda uow: uow.list_users())
+        return self._run(lambda uow: uow.directory.list_users())
 
     # -- organization membership -----------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class DirectoryCalls(Service):
             created_at=self._now(),
         )
         self._directory_write(actor, "add member to", "organization")
-        self._run(lambda uow: uow.add_organization_member(member), acting=actor)
+        self._run(lambda uow: uow.directory.add_organization_member(member), acting=actor)
         return member
 
     def set_organization_member_roles(
@@ -144,7 +146,9 @@ class DirectoryCalls(Service):
         checked = canonical_roles(_roles(roles))
         self._directory_write(actor, "update member of", "organization")
         return self._run(
-            lambda uow: uow.set_organization_member_roles(user_key, organization_key, checked)
+            lambda uow: uow.directory.set_organization_member_roles(
+                user_key, organization_key, checked
+            )
         )
 
     def remove_organization_member(
@@ -155,7 +159,8 @@ class DirectoryCalls(Service):
         organization_key = as_uuid(organization_id, "organization_id")
         self._directory_write(actor, "remove member from", "organization")
         self._run(
-            lambda uow: uow.remove_organization_member(user_key, organization_key), acting=actor
+            lambda uow: uow.directory.remove_organization_member(user_key, organization_key),
+            acting=actor,
         )
 
     def get_organization_member(
@@ -164,7 +169,9 @@ class DirectoryCalls(Service):
         user_key = as_uuid(user_id, "user_id")
         organization_key = as_uuid(organization_id, "organization_id")
         return _found(
-            self._run(lambda uow: uow.get_organization_member(user_key, organization_key)),
+            self._run(
+                lambda uow: uow.directory.get_organization_member(user_key, organization_key)
+            ),
             "organization member",
             (user_key, organization_key),
         )
@@ -175,7 +182,7 @@ class DirectoryCalls(Service):
         organization_key = _optional_uuid(organization_id, "organization_id")
         user_key = _optional_uuid(user_id, "user_id")
         return self._run(
-            lambda uow: uow.list_organization_members(
+            lambda uow: uow.directory.list_organization_members(
                 organization_id=organization_key, user_id=user_key
             )
         )
@@ -193,7 +200,7 @@ class DirectoryCalls(Service):
             name=name,
         )
         self._directory_write(actor, "create", "group")
-        self._run(lambda uow: uow.add_group(group), acting=actor)
+        self._run(lambda uow: uow.directory.add_group(group), acting=actor)
         return group
 
     def delete_group(self, actor: Actor, group_id: UUID | str) -> None:
@@ -201,15 +208,15 @@ class DirectoryCalls(Service):
         organization."""
         key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "delete", "group")
-        self._run(lambda uow: uow.delete_group(key), acting=actor)
+        self._run(lambda uow: uow.directory.delete_group(key), acting=actor)
 
     def get_group(self, group_id: UUID | str) -> Group:
         key = as_uuid(group_id, "group_id")
-        return _found(self._run(lambda uow: uow.get_group(key)), "group", key)
+        return _found(self._run(lambda uow: uow.directory.get_group(key)), "group", key)
 
     def list_groups(self, *, organization_id: UUID | str | None = None) -> Sequence[Group]:
         organization_key = _optional_uuid(organization_id, "organization_id")
-        return self._run(lambda uow: uow.list_groups(organization_id=organization_key))
+        return self._run(lambda uow: uow.directory.list_groups(organization_id=organization_key))
 
     # -- group membership ------------------------------------------------------------------------
 
@@ -220,21 +227,23 @@ class DirectoryCalls(Service):
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "add member to", "group")
-        return self._run(lambda uow: uow.add_group_member(user_key, group_key), acting=actor)
+        return self._run(
+            lambda uow: uow.directory.add_group_member(user_key, group_key), acting=actor
+        )
 
     def remove_group_member(self, actor: Actor, user_id: UUID | str, group_id: UUID | str) -> None:
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "remove member from", "group")
-        self._run(lambda uow: uow.remove_group_member(user_key, group_key), acting=actor)
+        self._run(lambda uow: uow.directory.remove_group_member(user_key, group_key), acting=actor)
 
     def list_group_members(self, group_id: UUID | str) -> Sequence[UUID]:
         """The ids of the group's expanded members (SPEC §2), in order."""
         key = as_uuid(group_id, "group_id")
 
         def work(uow: UnitOfWork) -> list[UUID]:
-            _found(uow.get_group(key), "group", key)
-            return [user for user, _ in uow.expanded_memberships(group_id=key)]
+            _found(uow.directory.get_group(key), "group", key)
+            return [user for user, _ in uow.directory.expanded_memberships(group_id=key)]
 
         return self._run(work)
 
@@ -243,8 +252,8 @@ class DirectoryCalls(Service):
         key = as_uuid(user_id, "user_id")
 
         def work(uow: UnitOfWork) -> list[UUID]:
-            _found(uow.get_user(key), "user", key)
-            return [group for _, group in uow.expanded_memberships(user_id=key)]
+            _found(uow.directory.get_user(key), "user", key)
+            return [group for _, group in uow.directory.expanded_memberships(user_id=key)]
 
         return self._run(work)
 
@@ -252,4 +261,4 @@ class DirectoryCalls(Service):
         """Whether the user is an expanded member of the group (SPEC §2)."""
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
-        return self._run(lambda uow: uow.is_group_member(user_key, group_key))
+        return self._run(lambda uow: uow.directory.is_group_member(user_key, group_key))

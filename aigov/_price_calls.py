@@ -57,13 +57,13 @@ class PriceCalls(Service):
         rows = parse_seed(embedded_seed.SEED_JSON if seed is None else seed)
         self._require_price_manager(actor, "apply a price-book seed")
         now = self._now()
-        return self._run(lambda uow: uow.apply_seed(rows, now), acting=actor, at=now)
+        return self._run(lambda uow: uow.prices.apply_seed(rows, now), acting=actor, at=now)
 
     def get_model_price(self, provider: str, model: str) -> ModelPrice | None:
         """The price in effect for a model: its custom price, else its price-book price, else
         None."""
         key = _model_key(provider, model)
-        rows = self._run(lambda uow: uow.list_model_prices(provider=key[0], model=key[1]))
+        rows = self._run(lambda uow: uow.prices.list_model_prices(provider=key[0], model=key[1]))
         chosen = effective_prices(rows)
         return chosen[0] if chosen else None
 
@@ -86,7 +86,7 @@ class PriceCalls(Service):
             None if source in ("effective", "all") else source  # type: ignore[assignment]
         )
         rows = self._run(
-            lambda uow: uow.list_model_prices(
+            lambda uow: uow.prices.list_model_prices(
                 provider=provider_key, model=model_key, source=stored_source
             )
         )
@@ -117,13 +117,13 @@ class PriceCalls(Service):
         now = self._now()
 
         def work(uow: UnitOfWork) -> ModelPrice:
-            uow.lock_resource("custom_price", price_resource_id(*key))
-            existing = uow.list_model_prices(provider=key[0], model=key[1], source="custom")
+            uow.audit.lock_resource("custom_price", price_resource_id(*key))
+            existing = uow.prices.list_model_prices(provider=key[0], model=key[1], source="custom")
             current = existing[0] if existing else None
             planned = plan_custom_price(current, key[0], key[1], prices, now)
             if planned is None:
                 return _found(current, "price", key)
-            uow.put_custom_price(planned)
+            uow.prices.put_custom_price(planned)
             self._audit(uow, actor, now, "custom_price", price_resource_id(*key), current, planned)
             return planned
 
@@ -137,8 +137,8 @@ class PriceCalls(Service):
         now = self._now()
 
         def work(uow: UnitOfWork) -> ModelPrice:
-            uow.lock_resource("custom_price", price_resource_id(*key))
-            deleted = uow.delete_custom_price(*key)
+            uow.audit.lock_resource("custom_price", price_resource_id(*key))
+            deleted = uow.prices.delete_custom_price(*key)
             self._audit(uow, actor, now, "custom_price", price_resource_id(*key), deleted, None)
             return deleted
 

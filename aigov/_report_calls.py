@@ -61,8 +61,10 @@ class ReportCalls(Service):
         window = self._period_of(self._now())
 
         def work(uow: UnitOfWork) -> list[GroupSummary]:
-            _found(uow.get_organization(organization), "organization", organization)
-            in_organization = {g.id: g for g in uow.list_groups(organization_id=organization)}
+            _found(uow.directory.get_organization(organization), "organization", organization)
+            in_organization = {
+                g.id: g for g in uow.directory.list_groups(organization_id=organization)
+            }
             for requested in chosen if chosen is not None else ():
                 _found(in_organization.get(requested), "group", requested)
             candidates = chosen if chosen is not None else sorted(in_organization)
@@ -74,12 +76,14 @@ class ReportCalls(Service):
                 "read the spend reports of",
                 *(Need("read_group_spend", g.id) for g in groups),
             )
-            overridden = {o.user_id for o in uow.list_overrides()}
+            overridden = {o.user_id for o in uow.budgets.list_overrides()}
             summaries = []
             for group in groups:
-                budget = uow.get_group_budget(group.id)
-                members = [user for user, _ in uow.expanded_memberships(group_id=group.id)]
-                overrides = uow.list_overrides(group_id=group.id)
+                budget = uow.budgets.get_group_budget(group.id)
+                members = [
+                    user for user, _ in uow.directory.expanded_memberships(group_id=group.id)
+                ]
+                overrides = uow.budgets.list_overrides(group_id=group.id)
                 per_member = None if budget is None else budget.spend_limit_micros
                 plain = sum(1 for user in members if user not in overridden)
                 summaries.append(
@@ -92,7 +96,7 @@ class ReportCalls(Service):
                         total_limit_micros=None
                         if per_member is None
                         else per_member * plain + sum(o.spend_limit_micros for o in overrides),
-                        spent_micros=uow.group_spend_in_period(group.id, window.start),
+                        spent_micros=uow.spend.group_spend_in_period(group.id, window.start),
                     )
                 )
             return summaries
@@ -125,16 +129,16 @@ class ReportCalls(Service):
 
         def work(uow: UnitOfWork) -> list[MemberSpend]:
             _authorize(uow, actor, "read the spend reports of", Need("read_group_spend", group))
-            _found(uow.get_group(group), "group", group)
+            _found(uow.directory.get_group(group), "group", group)
             members = [
                 user
-                for user, _ in uow.expanded_memberships(group_id=group)
+                for user, _ in uow.directory.expanded_memberships(group_id=group)
                 if start is None or user > start
             ]
             rows: list[MemberSpend] = []
             for first in range(0, len(members), MEMBERS_AT_ONCE):
                 chunk = members[first : first + MEMBERS_AT_ONCE]
-                found = uow.budgets_and_spend(chunk, window.start, now, policy)
+                found = uow.spend.budgets_and_spend(chunk, window.start, now, policy)
                 for user in chunk:
                     row = _member_spend(user, _found(found.get(user), "user", user))
                     if row.over_budget or not over_budget_only:
@@ -174,7 +178,7 @@ class ReportCalls(Service):
         _check_actor(actor)
 
         def authorize(uow: UnitOfWork) -> None:
-            _found(uow.get_organization(organization), "organization", organization)
+            _found(uow.directory.get_organization(organization), "organization", organization)
             _authorize(uow, actor, "export the spend of", Need("export_organization", organization))
 
         self._run(authorize)
@@ -186,7 +190,7 @@ class ReportCalls(Service):
         with self._store.transaction() as uow:
             if format == "csv":
                 yield "user_id,group_id,day,spend_micros\r\n"
-            for row in uow.iter_daily_spend(organization, start, end):
+            for row in uow.spend.iter_daily_spend(organization, start, end):
                 fields = (str(row.user_id), str(row.effective_group_id), row.day.isoformat())
                 if format == "csv":
                     yield f"{fields[0]},{fields[1]},{fields[2]},{row.spend_micros}\r\n"

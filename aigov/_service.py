@@ -39,7 +39,7 @@ from aigov.exceptions import (
 )
 from aigov.money import Micros
 from aigov.periods import Period, PeriodWindow, period_window
-from aigov.ports import Store, UnitOfWork
+from aigov.ports import DirectoryRepository, Store, UnitOfWork
 from aigov.prices import (
     Identifier,
     ModelKey,
@@ -181,7 +181,9 @@ class Service:
         def unit() -> T:
             with self._store.transaction() as uow:
                 if acting is not None:
-                    uow.set_audit_context(actor_label(acting), self._now() if at is None else at)
+                    uow.audit.set_audit_context(
+                        actor_label(acting), self._now() if at is None else at
+                    )
                 return work(uow)
 
         return _retried(unit) if idempotent else unit()
@@ -189,7 +191,7 @@ class Service:
     def _effective(self, uow: UnitOfWork, user: UUID) -> EffectiveBudget:
         """The user's effective budget (SPEC §7), read in ``uow``. NotFoundError for an
         unknown user."""
-        return _found(uow.resolve_budget(user, self._settings.budget_policy), "user", user)
+        return _found(uow.budgets.resolve_budget(user, self._settings.budget_policy), "user", user)
 
     def _spending_group(self, uow: UnitOfWork, user: UUID) -> tuple[EffectiveBudget, UUID]:
         """The user's effective budget and the group their spend and holds go to.
@@ -213,7 +215,7 @@ class Service:
         with self._settings_lock:
             if self._settings_agreed:
                 return
-            stored = self._run(lambda uow: uow.ensure_settings(self._settings))
+            stored = self._run(lambda uow: uow.settings.ensure_settings(self._settings))
             if stored != self._settings:
                 raise ConflictError(
                     f"this store enforces {stored.model_dump()}, not {self._settings.model_dump()}:"
@@ -234,7 +236,7 @@ class Service:
         before: GroupAIBudget | UserAIBudgetOverride | ModelPrice | None,
         after: GroupAIBudget | UserAIBudgetOverride | ModelPrice | None,
     ) -> None:
-        uow.append_audit(
+        uow.audit.append_audit(
             change_record(
                 at=at,
                 actor=actor_label(actor),
@@ -247,25 +249,25 @@ class Service:
 
 
 class _StoreFacts(Facts):
-    """Authorization facts read through the caller's unit of work."""
+    """Authorization facts read through the directory of the caller's unit of work."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+    def __init__(self, directory: DirectoryRepository) -> None:
+        self._directory = directory
 
     def organization_of_group(self, group_id: UUID) -> UUID | None:
-        group = self._uow.get_group(group_id)
+        group = self._directory.get_group(group_id)
         return None if group is None else group.organization_id
 
     def organization_roles(self, user_id: UUID, organization_id: UUID) -> frozenset[str]:
-        member = self._uow.get_organization_member(user_id, organization_id)
+        member = self._directory.get_organization_member(user_id, organization_id)
         return frozenset() if member is None else frozenset(member.roles)
 
     def organizations_of_user(self, user_id: UUID) -> frozenset[UUID]:
-        members = self._uow.list_organization_members(user_id=user_id)
+        members = self._directory.list_organization_members(user_id=user_id)
         return frozenset(m.organization_id for m in members)
 
     def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
-        return self._uow.is_group_member(user_id, group_id)
+        return self._directory.is_group_member(user_id, group_id)
 
 
 class _FactsOnDemand(Facts):
@@ -277,23 +279,23 @@ class _FactsOnDemand(Facts):
 
     def organization_of_group(self, group_id: UUID) -> UUID | None:
         with self._store.transaction() as uow:
-            return _StoreFacts(uow).organization_of_group(group_id)
+            return _StoreFacts(uow.directory).organization_of_group(group_id)
 
     def organization_roles(self, user_id: UUID, organization_id: UUID) -> frozenset[str]:
         with self._store.transaction() as uow:
-            return _StoreFacts(uow).organization_roles(user_id, organization_id)
+            return _StoreFacts(uow.directory).organization_roles(user_id, organization_id)
 
     def organizations_of_user(self, user_id: UUID) -> frozenset[UUID]:
         with self._store.transaction() as uow:
-            return _StoreFacts(uow).organizations_of_user(user_id)
+            return _StoreFacts(uow.directory).organizations_of_user(user_id)
 
     def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
         with self._store.transaction() as uow:
-            return _StoreFacts(uow).is_group_member(user_id, group_id)
+            return _StoreFacts(uow.directory).is_group_member(user_id, group_id)
 
 
 def _authorize(uow: UnitOfWork, actor: Actor, action: str, *needs: Need) -> None:
-    authorize(actor, action, needs, _StoreFacts(uow))
+    authorize(actor, action, needs, _StoreFacts(uow.directory))
 
 
 _MICROS = TypeAdapter(Micros)

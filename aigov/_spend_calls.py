@@ -102,8 +102,8 @@ class SpendCalls(Service):
 
         def work(uow: UnitOfWork) -> UsageRecord:
             if replay_key is not None:
-                uow.lock_resource("usage", f"{user} {replay_key}")
-                existing = uow.find_usage(user, replay_key)
+                uow.audit.lock_resource("usage", f"{user} {replay_key}")
+                existing = uow.spend.find_usage(user, replay_key)
                 if existing is not None:
                     return check_replay(existing, key[0], key[1], tokens)
             return self._usage_record(
@@ -133,9 +133,9 @@ class SpendCalls(Service):
     ) -> UsageRecord:
         """Price, attribute and record one usage in ``uow`` (the heart of SPEC §8.2)."""
         effective, group = self._spending_group(uow, user)
-        prices = effective_prices(uow.list_model_prices(provider=key[0], model=key[1]))
+        prices = effective_prices(uow.prices.list_model_prices(provider=key[0], model=key[1]))
         price = prices[0] if prices else None
-        organization = _found(uow.get_group(group), "group", group).organization_id
+        organization = _found(uow.directory.get_group(group), "group", group).organization_id
         record = usage_record(
             record_id=record_id,
             user_id=user,
@@ -152,7 +152,7 @@ class SpendCalls(Service):
             idempotency_key=idempotency_key,
             reservation=reservation,
         )
-        spent = uow.record_usage(record)
+        spent = uow.spend.record_usage(record)
         crossed = crossed_thresholds(
             self._settings.thresholds,
             effective.spend_limit_micros,
@@ -172,7 +172,7 @@ class SpendCalls(Service):
             )
             for percent in crossed
         ]
-        kept = uow.add_budget_events(events)
+        kept = uow.spend.add_budget_events(events)
         return record.model_copy(update={"threshold_events": tuple(kept)})
 
     def pending_budget_events(self, *, limit: int = 100) -> Sequence[ThresholdCrossed]:
@@ -180,7 +180,7 @@ class SpendCalls(Service):
         notification, then acknowledge it, so that it is sent once even across retries."""
         self._require_feature()
         count = _page_size(limit, at_most=1000)
-        return self._run(lambda uow: uow.pending_budget_events(count))
+        return self._run(lambda uow: uow.spend.pending_budget_events(count))
 
     def ack_budget_events(self, ids: Iterable[UUID | str]) -> int:
         """Acknowledge threshold events; return how many were pending (unknown ids count 0)."""
@@ -188,7 +188,7 @@ class SpendCalls(Service):
         if isinstance(ids, str) or not isinstance(ids, Iterable):
             raise InvalidInputError("ids must be a collection of event ids")
         keys = [as_uuid(event_id, "event id") for event_id in ids]
-        return self._run(lambda uow: uow.ack_budget_events(keys))
+        return self._run(lambda uow: uow.spend.ack_budget_events(keys))
 
     def reserve(
         self, user_id: UUID | str, amount_micros: int, *, ttl: timedelta = timedelta(minutes=10)
@@ -251,7 +251,7 @@ class SpendCalls(Service):
         key = _model_key(provider, model)
         tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
         prices = effective_prices(
-            self._run(lambda uow: uow.list_model_prices(provider=key[0], model=key[1]))
+            self._run(lambda uow: uow.prices.list_model_prices(provider=key[0], model=key[1]))
         )
         estimate = cost_of(tokens, prices[0] if prices else None)
         if estimate.incomplete and self._settings.unknown_price_policy == "deny":
@@ -286,9 +286,9 @@ class SpendCalls(Service):
         record_id = self._ids()
 
         def work(uow: UnitOfWork) -> UsageRecord:
-            reservation = _found(uow.lock_reservation(key_id), "reservation", key_id)
+            reservation = _found(uow.spend.lock_reservation(key_id), "reservation", key_id)
             if reservation.state == "settled":
-                return _found(uow.find_usage_of_reservation(key_id), "usage", key_id)
+                return _found(uow.spend.find_usage_of_reservation(key_id), "usage", key_id)
             if reservation.state == "released":
                 raise ConflictError(f"reservation {key_id} was released; it cannot be settled")
             record = self._usage_record(
@@ -300,7 +300,7 @@ class SpendCalls(Service):
                 record_id=record_id,
                 reservation=reservation,
             )
-            uow.end_reservation(reservation, "settled")
+            uow.spend.end_reservation(reservation, "settled")
             return record
 
         return self._run(work)
@@ -312,11 +312,11 @@ class SpendCalls(Service):
         key_id = as_uuid(reservation_id, "reservation_id")
 
         def work(uow: UnitOfWork) -> Reservation:
-            reservation = _found(uow.lock_reservation(key_id), "reservation", key_id)
+            reservation = _found(uow.spend.lock_reservation(key_id), "reservation", key_id)
             if reservation.state == "settled":
                 raise ConflictError(f"reservation {key_id} was settled; it cannot be released")
             if reservation.state != "released":
-                uow.end_reservation(reservation, "released")
+                uow.spend.end_reservation(reservation, "released")
             return reservation.model_copy(update={"state": "released"})
 
         return self._run(work)

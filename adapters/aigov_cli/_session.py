@@ -103,7 +103,7 @@ def governed(
             raise StorageError(f"schema {schema} is not migrated: run aigov migrate first")
         with store.transaction() as uow:
             # The first settings a store is given stay; a database never used keeps the defaults.
-            settings = uow.ensure_settings(GovernanceSettings())
+            settings = uow.settings.ensure_settings(GovernanceSettings())
         yield Governance(
             store,
             entitlements={AI_GOVERNANCE},
