@@ -480,19 +480,19 @@ class StoreTransactionContract:
     def test_a_unit_of_work_that_raises_stores_nothing(self, store: Store) -> None:
         user_id = uuid4()
         with pytest.raises(RuntimeError), store.transaction() as uow:
-            uow.add_user(_user(user_id))
+            uow.directory.add_user(_user(user_id))
             raise RuntimeError("caller failed")
         with store.transaction() as uow:
-            assert uow.get_user(user_id) is None
+            assert uow.directory.get_user(user_id) is None
 
     def test_a_refused_write_undoes_the_writes_before_it(self, store: Store) -> None:
         first, second = uuid4(), uuid4()
         with pytest.raises(ConflictError), store.transaction() as uow:
-            uow.add_user(_user(first))
-            uow.add_user(_user(second))
-            uow.add_user(_user(first))
+            uow.directory.add_user(_user(first))
+            uow.directory.add_user(_user(second))
+            uow.directory.add_user(_user(first))
         with store.transaction() as uow:
-            assert uow.list_users() == []
+            assert uow.directory.list_users() == []
 
     def test_an_audit_entry_is_part_of_its_unit_of_work(self, store: Store) -> None:
         """SPEC §10: an entry commits or rolls back with the change it describes."""
@@ -506,20 +506,20 @@ class StoreTransactionContract:
             after={"spend_limit_micros": 1},
         )
         with pytest.raises(RuntimeError), store.transaction() as uow:
-            uow.append_audit(record)
+            uow.audit.append_audit(record)
             raise RuntimeError("the change failed after its entry was written")
         with store.transaction() as uow:
-            assert uow.list_audit(AuditFilter()) == []
-            kept = uow.append_audit(record)
+            assert uow.audit.list_audit(AuditFilter()) == []
+            kept = uow.audit.append_audit(record)
         with store.transaction() as uow:
-            assert uow.list_audit(AuditFilter()) == [kept]
+            assert uow.audit.list_audit(AuditFilter()) == [kept]
 
     def test_a_unit_of_work_that_ends_normally_commits(self, store: Store) -> None:
         user_id = uuid4()
         with store.transaction() as uow:
-            uow.add_user(_user(user_id))
+            uow.directory.add_user(_user(user_id))
         with store.transaction() as uow:
-            assert uow.get_user(user_id) == _user(user_id)
+            assert uow.directory.get_user(user_id) == _user(user_id)
 
     def test_closing_twice_is_harmless(self, store: Store) -> None:
         store.close()

@@ -32,8 +32,7 @@ PER_MILLION = {"input_price": 1_000_000, "output_price": None, "cache_read_price
 
 
 def counters(store: Store) -> list[tuple[int, int]]:
-    with store.transaction() as uow:
-        return [(c.spent_micros, c.held_micros) for c in uow.list_spend_counters()]
+    return [(c.spent_micros, c.held_micros) for c in store.snapshot().counters]
 
 
 class EnforcementContract(DirectoryFixtures):
@@ -131,8 +130,7 @@ class EnforcementContract(DirectoryFixtures):
             gov.reserve(limited, 71)
         assert (refused.value.held_micros, refused.value.remaining_micros) == (30, 70)
         assert counters(store) == [(0, 30)]
-        with store.transaction() as uow:
-            assert sorted(r.state for r in uow.list_reservations()) == ["expired", "held"]
+        assert sorted(r.state for r in store.snapshot().reservations) == ["expired", "held"]
         assert gov.reserve(limited, 70).amount_micros == 70
 
     def test_limits_and_holds_use_the_whole_range_of_micros(
@@ -157,9 +155,8 @@ class EnforcementContract(DirectoryFixtures):
         clock.advance(timedelta(days=1))
         record = gov.settle(hold.id, "p", "m", TokenUsage(input_tokens=7))
         assert record.effective_group_id == group
-        with store.transaction() as uow:
-            rows = {(c.group_id, c.period_start.date()): (c.spent_micros, c.held_micros)
-                    for c in uow.list_spend_counters()}  # fmt: skip
+        rows = {(c.group_id, c.period_start.date()): (c.spent_micros, c.held_micros)
+                for c in store.snapshot().counters}  # fmt: skip
         assert rows == {
             (org, hold.period_start.date()): (0, 0),
             (group, record.period_start.date()): (7, 0),

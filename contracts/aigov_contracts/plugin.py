@@ -22,6 +22,7 @@ pytest.register_assert_rewrite(
     "aigov_contracts.recomputation",
     "aigov_contracts.reports",
     "aigov_contracts.resolution",
+    "aigov_contracts.snapshot",
     "aigov_contracts.spend",
     "aigov_contracts.spend_worlds",
     "aigov_contracts.store",

@@ -1,5 +1,6 @@
-"""SPEC §9's reports recomputed by brute force from what a store holds: the usage records, the
-reservations and the directory, with none of the store's counters, ledgers or report queries.
+"""SPEC §9's reports recomputed by brute force from what a store holds (its ``snapshot()``): the
+usage records, the reservations and the directory, with none of the store's counters, ledgers or
+report queries.
 
 The equivalence machine compares every report a store gives with these, so that a report can be
 wrong in neither store even when both stores agree with each other.
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from aigov.periods import Period, period_window
+from aigov.ports import StoreSnapshot
 from aigov.resolution import (
     BudgetFact,
     BudgetPolicy,
@@ -26,21 +27,30 @@ from aigov.resolution import (
 from aigov.spend import GroupSummary, MemberSpend, SpendStatus
 
 __all__ = [
+    "expanded_memberships",
     "expected_export",
     "expected_group_summary",
     "expected_members_report",
     "expected_spend_status",
 ]
 
-Snapshot = dict[str, Any]
-"""What ``aigov_contracts.equivalence.store_snapshot`` returns."""
+
+def expanded_memberships(snapshot: StoreSnapshot) -> list[tuple[UUID, UUID]]:
+    """SPEC §2's expanded memberships ``(user_id, group_id)``, from the directory alone: the
+    direct members of each group, and each organization member in its organization's Everyone
+    group (whose id is the organization's); ordered by ``(group_id, user_id)`` as
+    ``expanded_memberships`` lists them."""
+    pairs = {(m.group_id, m.user_id) for m in snapshot.group_members} | {
+        (m.organization_id, m.user_id) for m in snapshot.organization_members
+    }
+    return [(user, group) for group, user in sorted(pairs)]
 
 
-def _effective(snapshot: Snapshot, user: UUID, policy: BudgetPolicy) -> EffectiveBudget:
-    organizations = {o.id: o for o in snapshot["organizations"]}
-    groups = {g.id: g for g in snapshot["groups"]}
-    budgets = {b.group_id: b for b in snapshot["group_budgets"]}
-    override = next((o for o in snapshot["overrides"] if o.user_id == user), None)
+def _effective(snapshot: StoreSnapshot, user: UUID, policy: BudgetPolicy) -> EffectiveBudget:
+    organizations = {o.id: o for o in snapshot.organizations}
+    groups = {g.id: g for g in snapshot.groups}
+    budgets = {b.group_id: b for b in snapshot.group_budgets}
+    override = next((o for o in snapshot.overrides if o.user_id == user), None)
     return resolve(
         ResolutionFacts(
             memberships=tuple(
@@ -50,7 +60,7 @@ def _effective(snapshot: Snapshot, user: UUID, policy: BudgetPolicy) -> Effectiv
                     deleted=organizations[m.organization_id].deleted,
                     is_default=organizations[m.organization_id].is_default,
                 )
-                for m in snapshot["organization_members"]
+                for m in snapshot.organization_members
                 if m.user_id == user
             ),
             budgets=tuple(
@@ -59,7 +69,7 @@ def _effective(snapshot: Snapshot, user: UUID, policy: BudgetPolicy) -> Effectiv
                     organization_id=groups[group].organization_id,
                     spend_limit_micros=budgets[group].spend_limit_micros,
                 )
-                for member, group in snapshot["expanded"]
+                for member, group in expanded_memberships(snapshot)
                 if member == user and group in budgets
             ),
             override=None
@@ -74,11 +84,13 @@ def _effective(snapshot: Snapshot, user: UUID, policy: BudgetPolicy) -> Effectiv
     )
 
 
-def _spent(snapshot: Snapshot, period_start: datetime, *, user: UUID | None, group: UUID) -> int:
+def _spent(
+    snapshot: StoreSnapshot, period_start: datetime, *, user: UUID | None, group: UUID
+) -> int:
     """Σ cost of the usage records of the period attributed to ``group`` (by ``user``)."""
     return sum(
         r.cost_micros
-        for r in snapshot["usage"]
+        for r in snapshot.usage
         if r.effective_group_id == group
         and r.period_start == period_start
         and (user is None or r.user_id == user)
@@ -86,7 +98,7 @@ def _spent(snapshot: Snapshot, period_start: datetime, *, user: UUID | None, gro
 
 
 def expected_spend_status(
-    snapshot: Snapshot, user: UUID, *, policy: BudgetPolicy, period: Period, now: datetime
+    snapshot: StoreSnapshot, user: UUID, *, policy: BudgetPolicy, period: Period, now: datetime
 ) -> SpendStatus:
     effective = _effective(snapshot, user, policy)
     window = period_window(now, period)
@@ -94,7 +106,7 @@ def expected_spend_status(
     spent = 0 if group is None else _spent(snapshot, window.start, user=user, group=group)
     held = sum(
         h.amount_micros
-        for h in snapshot["reservations"]
+        for h in snapshot.reservations
         if (h.user_id, h.group_id, h.period_start) == (user, group, window.start)
         and h.state == "held"
         and h.expires_at > now
@@ -114,17 +126,17 @@ def expected_spend_status(
 
 
 def expected_group_summary(
-    snapshot: Snapshot, organization: UUID, *, period: Period, now: datetime
+    snapshot: StoreSnapshot, organization: UUID, *, period: Period, now: datetime
 ) -> list[GroupSummary]:
     window = period_window(now, period)
-    budgets = {b.group_id: b.spend_limit_micros for b in snapshot["group_budgets"]}
-    overridden = {o.user_id for o in snapshot["overrides"]}
+    budgets = {b.group_id: b.spend_limit_micros for b in snapshot.group_budgets}
+    overridden = {o.user_id for o in snapshot.overrides}
     rows = []
     for group in sorted(
-        (g for g in snapshot["groups"] if g.organization_id == organization), key=lambda g: g.id
+        (g for g in snapshot.groups if g.organization_id == organization), key=lambda g: g.id
     ):
-        members = [user for user, g in snapshot["expanded"] if g == group.id]
-        overrides = [o.spend_limit_micros for o in snapshot["overrides"] if o.group_id == group.id]
+        members = [user for user, g in expanded_memberships(snapshot) if g == group.id]
+        overrides = [o.spend_limit_micros for o in snapshot.overrides if o.group_id == group.id]
         per_member = budgets.get(group.id)
         rows.append(
             GroupSummary(
@@ -143,7 +155,7 @@ def expected_group_summary(
 
 
 def expected_members_report(
-    snapshot: Snapshot,
+    snapshot: StoreSnapshot,
     group: UUID,
     *,
     policy: BudgetPolicy,
@@ -153,7 +165,7 @@ def expected_members_report(
 ) -> list[MemberSpend]:
     window = period_window(now, period)
     rows = []
-    for user in sorted(u for u, g in snapshot["expanded"] if g == group):
+    for user in sorted(u for u, g in expanded_memberships(snapshot) if g == group):
         effective = _effective(snapshot, user, policy)
         target, limit = effective.group_id, effective.spend_limit_micros
         spent = 0 if target is None else _spent(snapshot, window.start, user=user, group=target)
@@ -172,12 +184,12 @@ def expected_members_report(
 
 
 def expected_export(
-    snapshot: Snapshot, organization: UUID, start: date, end: date
+    snapshot: StoreSnapshot, organization: UUID, start: date, end: date
 ) -> Iterator[tuple[str, str, str, int]]:
     """The export's rows ``(user_id, group_id, day, spend_micros)`` in its order, summed from the
     usage records of the organization's days in ``[start, end)``."""
     days: defaultdict[tuple[date, str, str], int] = defaultdict(int)
-    for record in snapshot["usage"]:
+    for record in snapshot.usage:
         if record.organization_id == organization and start <= record.day < end:
             days[record.day, str(record.user_id), str(record.effective_group_id)] += (
                 record.cost_micros

@@ -35,12 +35,8 @@ PRICES = {
 
 
 def ledger(store: Store) -> tuple[list[Any], list[Any], list[Any]]:
-    with store.transaction() as uow:
-        return (
-            list(uow.list_usage()),
-            list(uow.list_daily_spend()),
-            list(uow.list_spend_counters()),
-        )
+    snapshot = store.snapshot()
+    return list(snapshot.usage), list(snapshot.daily_spend), list(snapshot.counters)
 
 
 class SpendContract(DirectoryFixtures):

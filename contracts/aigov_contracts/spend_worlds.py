@@ -29,7 +29,6 @@ from aigov.prices import PRICE_FIELDS
 from aigov_contracts import recomputation as again
 from aigov_contracts import strategies as ds
 from aigov_contracts.clock import ManualClock
-from aigov_contracts.equivalence import store_snapshot
 
 __all__ = ["SpendWorld", "report_recomputation_test", "spend_worlds"]
 
@@ -165,14 +164,14 @@ def _happen(gov: Governance, clock: ManualClock, holds: list[UUID], event: tuple
 
 def check_reports(gov: Governance, clock: ManualClock) -> None:
     """Every report of every group, organization and user equals its recomputation."""
-    snapshot = store_snapshot(gov.store)
+    snapshot = gov.store.snapshot()
     settings, now = gov.settings, clock()
     context: dict[str, Any] = {"period": settings.period, "now": now}
     for user in USERS:
         assert gov.spend_status(SYSTEM, user) == again.expected_spend_status(
             snapshot, user, policy=settings.budget_policy, **context
         )
-    for group in [g.id for g in snapshot["groups"]]:
+    for group in [g.id for g in snapshot.groups]:
         for over in (False, True):
             report = gov.group_members_report(SYSTEM, group, over_budget_only=over)
             assert list(report) == again.expected_members_report(
@@ -180,7 +179,7 @@ def check_reports(gov: Governance, clock: ManualClock) -> None:
             )
     day = now.date()
     start, end = day - timedelta(days=10), day + timedelta(days=1)
-    for org in (o.id for o in snapshot["organizations"] if not o.deleted):
+    for org in (o.id for o in snapshot.organizations if not o.deleted):
         summary = gov.group_summary(SYSTEM, org)
         assert list(summary) == again.expected_group_summary(snapshot, org, **context)
         exported = gov.export_organization_spend(SYSTEM, org, start=start, end=end)

@@ -10,6 +10,7 @@ from aigov_contracts.enforcement import EnforcementContract
 from aigov_contracts.prices import PriceBookContract
 from aigov_contracts.reports import ReportContract
 from aigov_contracts.resolution import ResolutionContract
+from aigov_contracts.snapshot import SnapshotContract
 from aigov_contracts.spend import SpendContract
 
 __all__ = ["StoreContract"]
@@ -17,6 +18,7 @@ __all__ = ["StoreContract"]
 
 class StoreContract(
     StoreTransactionContract,
+    SnapshotContract,
     DirectoryContract,
     PriceBookContract,
     BudgetContract,
