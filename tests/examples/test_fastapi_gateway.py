@@ -113,12 +113,10 @@ class Gateway:
         return response.json()
 
     def reservation_states(self) -> list[str]:
-        with self.store.transaction() as uow:
-            return [r.state for r in uow.list_reservations()]
+        return [r.state for r in self.store.snapshot().reservations]
 
     def usage_costs(self) -> list[int]:
-        with self.store.transaction() as uow:
-            return [r.cost_micros for r in uow.list_usage(user_id=self.user)]
+        return [r.cost_micros for r in self.store.snapshot().usage if r.user_id == self.user]
 
 
 def _directory(gov: Governance, organization: UUID, user: UUID, limit: int) -> None:
@@ -249,8 +247,7 @@ def test_concurrent_requests_never_hold_more_than_the_limit(store: Store):
     assert in_flight.held_micros == (LIMIT // hold) * hold <= LIMIT
     assert statuses == {200: LIMIT // hold, 402: requests - LIMIT // hold}
     status = gov.spend_status(Actor.system(), user)
-    with store.transaction() as uow:
-        usage = sum(r.cost_micros for r in uow.list_usage())
+    usage = sum(r.cost_micros for r in store.snapshot().usage)
     assert status.spent_micros == usage == (LIMIT // hold) * (2 + 2 * 2)
     assert status.held_micros == 0
 
@@ -316,8 +313,7 @@ def test_a_free_model_is_served_without_a_hold_and_its_usage_recorded(gateway: G
     assert response.status_code == 200, response.text
     assert response.json()["cost_micros"] == 0
     assert gateway.reservation_states() == []
-    with gateway.store.transaction() as uow:
-        (record,) = uow.list_usage(user_id=gateway.user)
+    (record,) = [r for r in gateway.store.snapshot().usage if r.user_id == gateway.user]
     assert (record.model, record.output_tokens, record.reservation_id) == (FREE, 2, None)
 
 
@@ -467,7 +463,7 @@ def test_under_the_allow_policy_an_unpriced_model_is_served_and_recorded_incompl
 
     assert response.status_code == 200, response.text
     assert response.json()["cost_micros"] == 0
-    with store.transaction() as uow:
-        (record,) = uow.list_usage(user_id=user)
-        assert list(uow.list_reservations()) == []
+    snapshot = store.snapshot()
+    (record,) = [r for r in snapshot.usage if r.user_id == user]
+    assert snapshot.reservations == ()
     assert record.unpriced_kinds == ("input", "output")

@@ -160,30 +160,38 @@ def test_a_narrower_role_cannot_move_or_delete_an_override_out_of_a_group_it_may
 
 
 class _FlakyStore(Store):
-    """A MemoryStore whose next ``failures`` units of work fail as if PostgreSQL had found a
-    deadlock: rolled back, TransientError. The hot path's operations are the port's defaults,
-    built on those units of work."""
+    """A MemoryStore whose next ``failures`` units of work and hot-path operations fail as if
+    PostgreSQL had found a deadlock: rolled back, TransientError."""
 
     def __init__(self, failures: int) -> None:
         self.inner = MemoryStore()
         self.failures = failures
         self.attempts = 0
 
+    def _fail_if_due(self):
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("deadlock detected")
+
     @contextmanager
     def transaction(self):
         self.attempts += 1
         with self.inner.transaction() as uow:
             yield uow
-            if self.failures:
-                self.failures -= 1
-                raise TransientError("deadlock detected")
+            self._fail_if_due()
 
     def reserve_if_fits(self, request, policy):
         self.attempts += 1
-        if self.failures:
-            self.failures -= 1
-            raise TransientError("deadlock detected")
+        self._fail_if_due()
         return self.inner.reserve_if_fits(request, policy)
+
+    def budget_and_spend(self, user_id, period_start, now, policy):
+        self.attempts += 1
+        self._fail_if_due()
+        return self.inner.budget_and_spend(user_id, period_start, now, policy)
+
+    def snapshot(self):
+        return self.inner.snapshot()
 
     def close(self):
         self.inner.close()
@@ -215,8 +223,7 @@ def test_a_reserve_rolled_back_is_tried_again_and_holds_once():
     gov, store, user = _flaky_world(failures=2)
     hold = gov.reserve(user, 10)
     assert store.attempts == 3
-    with store.inner.transaction() as uow:
-        assert [r.id for r in uow.list_reservations()] == [hold.id]
+    assert [r.id for r in store.snapshot().reservations] == [hold.id]
 
 
 def test_calls_that_are_not_idempotent_are_not_retried():

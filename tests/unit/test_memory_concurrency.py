@@ -39,9 +39,9 @@ def test_32_threads_never_hold_more_than_the_limit_in_memory():
                 lambda hold: gov.settle(hold.id, "p", "m", TokenUsage(input_tokens=AMOUNT)), holds
             )
         )
-    with store.transaction() as uow:
-        usage = sum(r.cost_micros for r in uow.list_usage())
-        ledger = sum(d.spend_micros for d in uow.list_daily_spend())
-        (counter,) = uow.list_spend_counters()
+    snapshot = store.snapshot()
+    usage = sum(r.cost_micros for r in snapshot.usage)
+    ledger = sum(d.spend_micros for d in snapshot.daily_spend)
+    (counter,) = snapshot.counters
     assert usage == ledger == counter.spent_micros == len(holds) * AMOUNT
     assert counter.held_micros == 0
