@@ -73,10 +73,12 @@ def test_a_store_keeps_to_its_schema(tenant_store: PostgresStore, sql: Directory
     assert sql.scalar("SELECT count(*) FROM public.organizations") == 0
 
 
-def test_every_function_pins_its_search_path(sql: Directory):
+def test_every_function_pins_its_search_path_but_the_inlined_one(sql: Directory):
+    """A SET option would stop PostgreSQL inlining ``effective_budget``: its body names every
+    table with the schema instead (the next test shows it inlined)."""
     unpinned = sql.scalar(
         "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE n.nspname = %s AND NOT coalesce("
+        "WHERE n.nspname = %s AND p.proname <> 'effective_budget' AND NOT coalesce("
         "  EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%%'), false)",
         SCHEMA,
     )
@@ -154,6 +156,18 @@ def test_a_lock_timeout_is_a_transient_error(postgres_url: URL, sql: Directory):
         assert sql.scalar("SELECT count(*) FROM {s}.users WHERE id = %s", user) == 1
     finally:
         store.close()
+
+
+def test_the_resolution_function_is_inlined_into_its_callers(sql: Directory):
+    """The hot path's statements call ``effective_budget``; their plans are the query's own."""
+    plan = "\n".join(
+        row[0]
+        for row in sql.c.execute(
+            f"EXPLAIN SELECT * FROM {SCHEMA}.effective_budget(%s, 'highest')", [uuid4()]
+        )
+    )
+    assert "Function Scan" not in plan
+    assert "organization_members" in plan
 
 
 def test_model_names_sort_by_code_point_whatever_the_database_collation(sql: Directory):
