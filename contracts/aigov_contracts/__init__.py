@@ -13,8 +13,9 @@ A third party's whole test file::
             store.close()
 
 Contracts that need more than ``store`` are separate classes to inherit explicitly
-(``DirectoryConcurrencyContract`` needs ``store_factory``); ``equivalence_test`` checks a store
-against the reference ``MemoryStore`` with a Hypothesis state machine, and
+(``DirectoryConcurrencyContract`` and ``EnforcementConcurrencyContract`` need
+``store_factory``); ``equivalence_test`` checks a store against the reference ``MemoryStore``
+with a Hypothesis state machine, and
 ``report_recomputation_test`` checks every report of random worlds against a brute-force
 recomputation from the usage records.
 
@@ -32,10 +33,14 @@ if TYPE_CHECKING:
     from aigov_contracts.authorization import AuthorizationContract
     from aigov_contracts.budgets import BudgetContract
     from aigov_contracts.clock import ManualClock
-    from aigov_contracts.concurrency import DirectoryConcurrencyContract, StoreFactory
+    from aigov_contracts.concurrency import (
+        DirectoryConcurrencyContract,
+        EnforcementConcurrencyContract,
+        StoreFactory,
+    )
     from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
     from aigov_contracts.enforcement import EnforcementContract
-    from aigov_contracts.equivalence import equivalence_test, store_snapshot
+    from aigov_contracts.equivalence import equivalence_test
     from aigov_contracts.prices import PriceBookContract
     from aigov_contracts.reports import ReportContract
     from aigov_contracts.resolution import ResolutionContract
@@ -49,6 +54,7 @@ __all__ = [
     "BudgetContract",
     "DirectoryConcurrencyContract",
     "DirectoryContract",
+    "EnforcementConcurrencyContract",
     "EnforcementContract",
     "ManualClock",
     "PriceBookContract",
@@ -60,7 +66,6 @@ __all__ = [
     "StoreTransactionContract",
     "equivalence_test",
     "report_recomputation_test",
-    "store_snapshot",
 ]
 
 _HOMES = {
@@ -69,6 +74,7 @@ _HOMES = {
     "BudgetContract": "aigov_contracts.budgets",
     "DirectoryConcurrencyContract": "aigov_contracts.concurrency",
     "DirectoryContract": "aigov_contracts.directory",
+    "EnforcementConcurrencyContract": "aigov_contracts.concurrency",
     "EnforcementContract": "aigov_contracts.enforcement",
     "ManualClock": "aigov_contracts.clock",
     "PriceBookContract": "aigov_contracts.prices",
@@ -80,7 +86,6 @@ _HOMES = {
     "StoreTransactionContract": "aigov_contracts.directory",
     "equivalence_test": "aigov_contracts.equivalence",
     "report_recomputation_test": "aigov_contracts.spend_worlds",
-    "store_snapshot": "aigov_contracts.equivalence",
 }
 
 

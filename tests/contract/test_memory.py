@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from aigov_contracts import DirectoryConcurrencyContract, StoreContract
+from aigov_contracts import (
+    DirectoryConcurrencyContract,
+    EnforcementConcurrencyContract,
+    StoreContract,
+)
 from aigov_memory import MemoryStore
 
 
@@ -27,6 +31,12 @@ class _SameStore:
 
 
 class TestMemoryStoreConcurrency(DirectoryConcurrencyContract):
+    @pytest.fixture
+    def store_factory(self):
+        return _SameStore()
+
+
+class TestMemoryStoreEnforcementConcurrency(EnforcementConcurrencyContract):
     @pytest.fixture
     def store_factory(self):
         return _SameStore()

@@ -6,7 +6,11 @@ import functools
 
 import pytest
 
-from aigov_contracts import DirectoryConcurrencyContract, StoreContract
+from aigov_contracts import (
+    DirectoryConcurrencyContract,
+    EnforcementConcurrencyContract,
+    StoreContract,
+)
 from aigov_postgres import PostgresStore
 
 pytestmark = pytest.mark.aigov_postgres
@@ -19,6 +23,14 @@ class TestPostgresStore(StoreContract):
 
 
 class TestPostgresStoreConcurrency(DirectoryConcurrencyContract):
+    @pytest.fixture
+    def store_factory(self, postgres_url):
+        return functools.partial(
+            PostgresStore.from_url, postgres_url.render_as_string(hide_password=False)
+        )
+
+
+class TestPostgresStoreEnforcementConcurrency(EnforcementConcurrencyContract):
     @pytest.fixture
     def store_factory(self, postgres_url):
         return functools.partial(
