@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from aigov_contracts.prices import PriceBookContract
     from aigov_contracts.reports import ReportContract
     from aigov_contracts.resolution import ResolutionContract
+    from aigov_contracts.snapshot import SnapshotContract
     from aigov_contracts.spend import SpendContract
     from aigov_contracts.spend_worlds import report_recomputation_test
     from aigov_contracts.store import StoreContract
@@ -60,6 +61,7 @@ __all__ = [
     "PriceBookContract",
     "ReportContract",
     "ResolutionContract",
+    "SnapshotContract",
     "SpendContract",
     "StoreContract",
     "StoreFactory",
@@ -80,6 +82,7 @@ _HOMES = {
     "PriceBookContract": "aigov_contracts.prices",
     "ReportContract": "aigov_contracts.reports",
     "ResolutionContract": "aigov_contracts.resolution",
+    "SnapshotContract": "aigov_contracts.snapshot",
     "SpendContract": "aigov_contracts.spend",
     "StoreContract": "aigov_contracts.store",
     "StoreFactory": "aigov_contracts.concurrency",
