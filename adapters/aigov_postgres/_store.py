@@ -100,7 +100,9 @@ def _snapshot(connection: Connection) -> StoreSnapshot:
                 connection, tables.spend_counters, "user_id", "group_id", "period_start"
             ),
             "reservations": _all(connection, tables.reservations, "created_at", "id"),
-            "budget_events": events,
+            "budget_events": [
+                {k: v for k, v in event.items() if k != "acknowledged"} for event in events
+            ],
             "acknowledged_event_ids": sorted(e["id"] for e in events if e["acknowledged"]),
             "audit": _all(connection, tables.audit_log, "id"),
             "settings": settings,

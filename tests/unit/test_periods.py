@@ -24,7 +24,8 @@ instants = st.datetimes(
 def test_every_instant_lies_in_exactly_its_period(instant, period):
     window = period_window(instant, period)
     assert window.start <= instant < window.end
-    assert period_window(window.start, period) == window
+    if window.start >= FIRST_SUPPORTED:  # the first week of 1970 starts in 1969
+        assert period_window(window.start, period) == window
     assert period_window(window.end - timedelta(microseconds=1), period) == window
 
 
