@@ -302,8 +302,8 @@ _MICROS = TypeAdapter(Micros)
 
 
 def _amount_micros(value: object, field: str) -> int:
-    """An amount of micros from the caller: an int in 0 … 2**63-1, strictly, or the error
-    class of ``error_class`` naming ``field``."""
+    """An amount of micros from the caller: an int in 0 … 2**63-1, strictly; else
+    AmountOutOfRangeError (out of range) or InvalidInputError, naming ``field``."""
     return checked(_MICROS, value, field)
 
 

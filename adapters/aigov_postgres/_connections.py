@@ -11,6 +11,7 @@ it committed before it runs it again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
@@ -26,6 +27,12 @@ __all__ = ["HotPathPool", "WriteInterruptedError", "create_unit_of_work_engine"]
 
 # The hot path's sessions run at READ COMMITTED (SPEC §8.0) whatever the server's default.
 _SESSION = "SET default_transaction_isolation TO 'read committed'"
+_STALE_PLAN = "cached plan must not change result type"  # FeatureNotSupported's, once prepared
+_FORGOTTEN = (
+    errors.InvalidSqlStatementName,
+    errors.DuplicatePreparedStatement,
+    errors.FeatureNotSupported,
+)
 
 
 class WriteInterruptedError(Exception):
@@ -41,23 +48,6 @@ def create_unit_of_work_engine(url: URL, **engine_options: Any) -> Engine:
     return create_engine(url, **options)
 
 
-def _created_by(creator: Callable[[], object]) -> type[psycopg.Connection[TupleRow]]:
-    """A connection class for psycopg_pool whose connections come from ``creator`` (the
-    engine's: a fresh credential per connection, say), as SQLAlchemy's pool gets them."""
-
-    class Created(psycopg.Connection[TupleRow]):
-        @classmethod
-        def connect(cls, *args: Any, **kwargs: Any) -> Created:
-            connection = creator()
-            if not isinstance(connection, psycopg.Connection):
-                raise psycopg.InterfaceError(
-                    f"the hot path needs psycopg 3 connections, not {type(connection).__name__}"
-                )
-            return connection  # type: ignore[return-value]  # served as psycopg.Connection
-
-    return Created
-
-
 def _configure(connection: psycopg.Connection[Any]) -> None:
     connection.autocommit = True
     connection.execute(_SESSION)
@@ -65,8 +55,10 @@ def _configure(connection: psycopg.Connection[Any]) -> None:
 
 class HotPathPool:
     """Single statements, each its own READ COMMITTED transaction (autocommit), on a
-    ``psycopg_pool.ConnectionPool`` of at most ``size`` connections, opened at first use.
-    After ``close`` the next statement opens a new pool."""
+    ``psycopg_pool.ConnectionPool`` of at most ``size`` connections, opened as they are needed
+    with ``conninfo`` and ``connect_args`` (or by ``creator``, a callable returning a psycopg
+    connection: a fresh credential per connection, say). After ``close`` the next statement
+    opens a new pool."""
 
     def __init__(
         self,
@@ -82,9 +74,36 @@ class HotPathPool:
         self._conninfo, self._kwargs = conninfo, dict(connect_args or {})
         self._size, self._timeout = size, timeout
         self._max_idle, self._max_lifetime = max_idle, max_lifetime
-        self._connection_class = psycopg.Connection if creator is None else _created_by(creator)
+        self._connection_class = self._connections_from(creator)
+        self._last_connect_error: BaseException | None = None
         self._lock = threading.Lock()
         self._pool: ConnectionPool[psycopg.Connection[TupleRow]] | None = None
+
+    def _connections_from(
+        self, creator: Callable[[], object] | None
+    ) -> type[psycopg.Connection[TupleRow]]:
+        """psycopg_pool connects in its own threads and tells a waiting caller only that it
+        timed out: this class keeps the last reason a connection could not be opened, for the
+        caller's error."""
+        pool = self
+
+        class Connection(psycopg.Connection[TupleRow]):
+            @classmethod
+            def connect(cls, *args: Any, **kwargs: Any) -> Connection:
+                try:
+                    connection = super().connect(*args, **kwargs) if creator is None else creator()
+                    if not isinstance(connection, psycopg.Connection):
+                        raise psycopg.InterfaceError(  # noqa: TRY301 - kept as the reason below
+                            "the hot path needs psycopg 3 connections, not "
+                            + type(connection).__name__
+                        )
+                except Exception as exc:
+                    pool._last_connect_error = exc
+                    raise
+                pool._last_connect_error = None
+                return connection  # type: ignore[return-value]  # served as psycopg.Connection
+
+        return Connection
 
     @property
     def pool(self) -> ConnectionPool[psycopg.Connection[TupleRow]]:
@@ -114,21 +133,34 @@ class HotPathPool:
     ) -> tuple[Any, ...] | None:
         """The first row of ``query`` (None when it returns none). When the connection breaks
         under it, a read runs again on another connection; a write raises
-        ``WriteInterruptedError``."""
-        pool = self.pool
-        broken: psycopg.Connection[TupleRow] | None = None
-        try:
-            with pool.connection() as connection:
-                broken = connection
-                return _first_row(connection, query, parameters)
-        except psycopg.Error as exc:
-            if broken is None or not broken.broken:
-                raise
-            pool.check()  # a restart breaks every idle connection at once
-            if writes:
-                raise WriteInterruptedError from exc
-        with pool.connection() as connection:
-            return _first_row(connection, query, parameters)
+        ``WriteInterruptedError``. Driver errors are psycopg's."""
+        retried = False
+        while True:
+            pool, used = self.pool, None
+            try:
+                with pool.connection() as connection:
+                    used = connection
+                    return _first_row(connection, query, parameters)
+            except PoolClosed:
+                if self._pool is pool:
+                    raise
+                # closed by another thread meanwhile: the next pool serves the statement
+            except PoolTimeout as exc:
+                raise self._timed_out(exc) from exc
+            except psycopg.Error as exc:
+                if retried or used is None or not used.broken:
+                    raise
+                with contextlib.suppress(PoolClosed):
+                    pool.check()  # a restart breaks every idle connection at once
+                if writes:
+                    raise WriteInterruptedError from exc
+                retried = True
+
+    def _timed_out(self, exc: PoolTimeout) -> psycopg.OperationalError:
+        reason = self._last_connect_error
+        if reason is None:
+            return exc
+        return psycopg.OperationalError(f"{exc}; the last attempt to connect failed: {reason}")
 
     def close(self) -> None:
         """Close the pool's connections; a later statement opens a new pool."""
@@ -142,14 +174,16 @@ def _first_row(
     connection: psycopg.Connection[TupleRow], query: str, parameters: Mapping[str, Any]
 ) -> tuple[Any, ...] | None:
     """Run prepared. A session that forgot its prepared statements (a proxy's DEALLOCATE or
-    DISCARD ALL) or whose plan went stale (a column changed type) answers with an error before
-    running anything: psycopg forgets them too (``DEALLOCATE ALL``), the session's settings are
-    applied again, and the statement runs once more."""
+    DISCARD ALL), whose plan went stale (a column changed type) or that already holds a
+    statement of the name psycopg picked (a proxy's other client) answers with an error before
+    running anything: psycopg forgets its statements too (``DEALLOCATE ALL``), the session's
+    settings are applied again, and the statement runs once more."""
     try:
         return connection.execute(query, parameters, prepare=True).fetchone()
-    except (errors.InvalidSqlStatementName, errors.FeatureNotSupported):
-        if connection.broken:
+    except _FORGOTTEN as exc:
+        stale = not isinstance(exc, errors.FeatureNotSupported) or _STALE_PLAN in str(exc)
+        if connection.broken or not stale:
             raise
-    connection.execute("DEALLOCATE ALL")
-    connection.execute(_SESSION)
+        connection.execute("DEALLOCATE ALL")
+        connection.execute(_SESSION)
     return connection.execute(query, parameters, prepare=True).fetchone()

@@ -17,7 +17,7 @@ from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
 from aigov_postgres._migrations import quote_ident
 
-__all__ = ["HotPathStatements"]
+__all__ = ["NO_GROUP", "SPEND_OF_CHOSEN", "HotPathStatements", "effective"]
 
 POLICIES: tuple[BudgetPolicy, ...] = ("highest", "lowest")
 
@@ -115,9 +115,7 @@ class HotPathStatements:
             p: _BUDGET_AND_SPEND.format(s=s, policy=p, spend=spend) for p in POLICIES
         }
         self.user_exists = f"SELECT EXISTS (SELECT FROM {s}.users WHERE id = %(user_id)s)"
-        self.reservation_exists = (
-            f"SELECT EXISTS (SELECT FROM {s}.ai_spend_reservations WHERE id = %(id)s)"
-        )
+        self.reservation_group = f"SELECT group_id FROM {s}.ai_spend_reservations WHERE id = %(id)s"
         self.counter = (
             f"SELECT spent_micros, held_micros FROM {s}.ai_spend_counters"
             " WHERE user_id = %(user_id)s AND group_id = %(group_id)s"

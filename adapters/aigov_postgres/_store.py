@@ -17,10 +17,11 @@ import psycopg
 from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
-from aigov.exceptions import InvalidInputError
+from aigov.exceptions import ConflictError, InvalidInputError, StorageError
 from aigov.ports import Store, StoreSnapshot, UnitOfWork
-from aigov.resolution import BudgetPolicy
+from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
 from aigov_postgres import schema as tables
 from aigov_postgres._audit import PostgresAudit
@@ -119,15 +120,20 @@ class PostgresStore(Store):
         self, engine: Engine, *, schema: str = "public", hot_path_pool: HotPathPool | None = None
     ) -> None:
         """``engine`` runs the units of work; ``hot_path_pool`` the hot path's single
-        statements (without it, a pool of ``engine``'s pool size on ``engine``'s URL)."""
+        statements. Without one, the store opens a ``HotPathPool`` on ``engine.url`` of
+        ``engine``'s pool size: an engine's ``connect_args`` and ``creator`` are not readable
+        from it, so pass a pool of your own when the engine has them (``from_url`` does)."""
         self._schema = check_schema_name(schema)
         self._pool_owner = engine
         self._seed = SeedStatement(self._schema)
         self._engine = engine.execution_options(
             isolation_level="READ COMMITTED", schema_translate_map={None: self._schema}
         )
-        self._hot = HotPathStatements(self._schema)
-        self._statements = hot_path_pool or HotPathPool(_conninfo(engine.url), size=5)
+        self._sql = HotPathStatements(self._schema)
+        self._hot_path_pool = hot_path_pool or HotPathPool(
+            _conninfo(engine.url),
+            size=engine.pool.size() if isinstance(engine.pool, QueuePool) else 5,
+        )
 
     @classmethod
     def from_url(
@@ -146,10 +152,10 @@ class PostgresStore(Store):
         for the hot path's single statements. ``connect_args`` reach both (for instance
         ``{"prepare_threshold": None}`` behind a proxy that pools by transaction);
         ``pool_timeout`` bounds the wait for a free connection in both."""
-        engine, statements = connection_pools(
+        engine, hot_path_pool = connection_pools(
             url, pool_size=pool_size, max_overflow=max_overflow, **engine_options
         )
-        return cls(engine, schema=schema, hot_path_pool=statements)
+        return cls(engine, schema=schema, hot_path_pool=hot_path_pool)
 
     @property
     def engine(self) -> Engine:
@@ -163,7 +169,7 @@ class PostgresStore(Store):
     def hot_path_pool(self) -> HotPathPool:
         """The pool of the hot path's single statements (``.pool.get_stats()`` tells how it
         fares)."""
-        return self._statements
+        return self._hot_path_pool
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -202,11 +208,11 @@ class PostgresStore(Store):
         except (SQLAlchemyError, psycopg.Error) as exc:
             raise translate(exc) from exc
 
-    def _first_row(
+    def _hot_path_row(
         self, query: str, parameters: dict[str, Any], *, writes: bool = False
     ) -> tuple[Any, ...] | None:
         try:
-            return self._statements.first_row(query, parameters, writes=writes)
+            return self._hot_path_pool.first_row(query, parameters, writes=writes)
         except psycopg.Error as exc:
             raise translate(exc) from exc
 
@@ -214,56 +220,81 @@ class PostgresStore(Store):
         """One statement: resolve, expire, guard and hold (``_hot_path``). When its connection
         broke before the answer came, the hold's id tells whether it committed: a hold that
         exists was granted; otherwise nothing was written but expired holds' retirement, which
-        running it again repeats harmlessly."""
-        hot, parameters = self._hot, self._hot.reserve_parameters(request)
-        try:
-            row = self._first_row(hot.reserve[policy], parameters, writes=True)
-        except WriteInterruptedError:
-            if self._exists(hot.reservation_exists, {"id": request.id}):
-                return self._granted_after_interruption(request, policy)
-            row = self._first_row(hot.reserve[policy], parameters, writes=True)
+        running it again repeats harmlessly. A run again that finds the id taken, or is refused,
+        may have met the first run committing late (the server went on after the connection
+        broke): the id is looked up again then."""
+        sql, parameters = self._sql, self._sql.reserve_parameters(request)
+        interrupted = False
+        for _ in range(2):
+            try:
+                row = self._hot_path_row(sql.reserve[policy], parameters, writes=True)
+            except WriteInterruptedError:
+                pass
+            except ConflictError as exc:
+                if not (interrupted and exc.constraint == _RESERVATION_KEY):
+                    raise
+            else:
+                break
+            interrupted = True
+            held = self._hot_path_row(sql.reservation_group, {"id": request.id})
+            if held is not None:
+                return self._granted_after_interruption(request, held[0], policy)
+        else:
+            raise StorageError(
+                f"the connection broke twice while holding {request.id}, and no such hold is"
+                " stored yet: release it by that id if its call is given up"
+            )
+        if interrupted and row is not None and not row[3]:  # refused: by the late first run?
+            held = self._hot_path_row(sql.reservation_group, {"id": request.id})
+            if held is not None:
+                return self._granted_after_interruption(request, held[0], policy)
         if row is not None and row[4] is None:  # refused: the counter as committed now
             where = {**parameters, "group_id": row[1]}
-            row = (*row[:4], *(self._first_row(hot.counter, where) or (0, 0)))
-        return self._known_user(hot.hold_outcome(row, request), request.user_id)
+            row = (*row[:4], *(self._hot_path_row(sql.counter, where) or (0, 0)))
+        return self._known_user(sql.hold_outcome(row, request), request.user_id)
 
     def _granted_after_interruption(
-        self, request: HoldRequest, policy: BudgetPolicy
-    ) -> HoldOutcome | None:
+        self, request: HoldRequest, group_id: UUID, policy: BudgetPolicy
+    ) -> HoldOutcome:
+        """The hold committed but its answer was lost: it stands on the group it was taken on,
+        with that counter as it is now (and the budget as it is now, when it is that group's;
+        else the budget that admitted it has changed since)."""
+        where = {"user_id": request.user_id, "group_id": group_id}
+        spent, held = self._hot_path_row(
+            self._sql.counter, {**where, "period_start": request.period_start}
+        ) or (0, 0)
         found = self.budget_and_spend(
             request.user_id, request.period_start, request.created_at, policy
         )
-        if found is None or found.effective.group_id is None:
-            return None
-        return HoldOutcome(
-            found.effective,
-            request.on(found.effective.group_id),
-            found.spent_micros,
-            found.held_micros,
+        effective = (
+            found.effective
+            if found is not None and found.effective.group_id == group_id
+            else EffectiveBudget(spend_limit_micros=None, group_id=group_id, source=None)
         )
+        return HoldOutcome(effective, request.on(group_id), spent, held)
 
     def budget_and_spend(
         self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
     ) -> BudgetAndSpend | None:
         """One query: resolve, then the counter's spend and the live holds (``_hot_path``)."""
         parameters = {"user_id": user_id, "period_start": period_start, "now": now}
-        row = self._first_row(self._hot.budget_and_spend[policy], parameters)
-        return self._known_user(self._hot.budget_and_spend_of(row), user_id)
+        row = self._hot_path_row(self._sql.budget_and_spend[policy], parameters)
+        return self._known_user(self._sql.budget_and_spend_of(row), user_id)
 
     def _exists(self, query: str, parameters: dict[str, Any]) -> bool:
-        row = self._first_row(query, parameters)
+        row = self._hot_path_row(query, parameters)
         return bool(row and row[0])
 
     def _known_user(self, found: _Result, user_id: UUID) -> _Result | None:
         """``found``, or None when it has no group because the user is unknown."""
         if found.effective.group_id is not None:
             return found
-        return found if self._exists(self._hot.user_exists, {"user_id": user_id}) else None
+        return found if self._exists(self._sql.user_exists, {"user_id": user_id}) else None
 
     def close(self) -> None:
         """Close the pooled connections; a later call opens new ones."""
         self._pool_owner.dispose()
-        self._statements.close()
+        self._hot_path_pool.close()
 
 
 def connection_pools(
@@ -274,16 +305,17 @@ def connection_pools(
     engine = create_unit_of_work_engine(
         normalized, pool_size=pool_size, max_overflow=max_overflow, **engine_options
     )
-    statements = HotPathPool(
+    hot_path_pool = HotPathPool(
         _conninfo(normalized),
         size=pool_size + max_overflow,
         connect_args=engine_options.get("connect_args"),
         creator=engine_options.get("creator"),
         timeout=engine_options.get("pool_timeout", 30.0),
     )
-    return engine, statements
+    return engine, hot_path_pool
 
 
+_RESERVATION_KEY = "ai_spend_reservations_pkey"
 _Result = TypeVar("_Result", HoldOutcome, BudgetAndSpend)
 
 

@@ -173,8 +173,8 @@ def shared_databases() -> TestDatabases:
 
 class _ThrowawayStore(PostgresStore):
     def __init__(self, databases: TestDatabases, url: URL, *, schema: str) -> None:
-        engine, statements = connection_pools(url)  # as PostgresStore.from_url connects
-        super().__init__(engine, schema=schema, hot_path_pool=statements)
+        engine, hot_path_pool = connection_pools(url)  # as PostgresStore.from_url connects
+        super().__init__(engine, schema=schema, hot_path_pool=hot_path_pool)
         self._databases = databases
         self._url = url
 

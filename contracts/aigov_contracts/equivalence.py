@@ -98,7 +98,7 @@ def _check_directory_laws(snapshot: StoreSnapshot) -> None:
         )
 
 
-def _known(bundle: Bundle[UUID], pool: st.SearchStrategy[UUID]) -> st.SearchStrategy[UUID]:
+def _mostly_created(bundle: Bundle[UUID], pool: st.SearchStrategy[UUID]) -> st.SearchStrategy[UUID]:
     """Mostly ids that were created (so operations meet), sometimes any id of the pool."""
     return st.one_of(bundle, bundle, bundle, pool)
 
@@ -219,7 +219,7 @@ def equivalence_test(
             )
 
         @rule(
-            org=_known(organizations, ds.organization_ids()),
+            org=_mostly_created(organizations, ds.organization_ids()),
             name=st.none() | ds.names(),
             is_default=st.none() | st.booleans(),
             deleted=st.none() | st.booleans(),
@@ -233,7 +233,7 @@ def equivalence_test(
                 )
             )
 
-        @rule(org=_known(organizations, ds.organization_ids()))
+        @rule(org=_mostly_created(organizations, ds.organization_ids()))
         def delete_organization(self, org: UUID) -> None:
             self.both(lambda g: g.delete_organization(SYSTEM, org))
 
@@ -241,21 +241,21 @@ def equivalence_test(
         def create_user(self, user: UUID, name: str) -> Any:
             return self.created(lambda g: g.create_user(SYSTEM, user, name), user)
 
-        @rule(user=_known(users, ds.user_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()))
         def delete_user(self, user: UUID) -> None:
             self.both(lambda g: g.delete_user(SYSTEM, user))
 
         @rule(
-            user=_known(users, ds.user_ids()),
-            org=_known(organizations, ds.organization_ids()),
+            user=_mostly_created(users, ds.user_ids()),
+            org=_mostly_created(organizations, ds.organization_ids()),
             roles=ds.organization_roles(),
         )
         def add_organization_member(self, user: UUID, org: UUID, roles: tuple[str, ...]) -> None:
             self.both(lambda g: g.add_organization_member(SYSTEM, user, org, roles=roles))  # type: ignore[arg-type]
 
         @rule(
-            user=_known(users, ds.user_ids()),
-            org=_known(organizations, ds.organization_ids()),
+            user=_mostly_created(users, ds.user_ids()),
+            org=_mostly_created(organizations, ds.organization_ids()),
             roles=ds.organization_roles(),
         )
         def set_organization_member_roles(
@@ -263,34 +263,34 @@ def equivalence_test(
         ) -> None:
             self.both(lambda g: g.set_organization_member_roles(SYSTEM, user, org, roles))  # type: ignore[arg-type]
 
-        @rule(user=_known(users, ds.user_ids()), org=_known(organizations, ds.organization_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()), org=_mostly_created(organizations, ds.organization_ids()))
         def remove_organization_member(self, user: UUID, org: UUID) -> None:
             self.both(lambda g: g.remove_organization_member(SYSTEM, user, org))
 
         @rule(
             target=groups,
             group=ds.group_ids(),
-            org=_known(organizations, ds.organization_ids()),
+            org=_mostly_created(organizations, ds.organization_ids()),
             name=ds.names(),
         )
         def create_group(self, group: UUID, org: UUID, name: str) -> Any:
             return self.created(lambda g: g.create_group(SYSTEM, group, org, name), group)
 
-        @rule(group=_known(groups, ds.group_ids()))
+        @rule(group=_mostly_created(groups, ds.group_ids()))
         def delete_group(self, group: UUID) -> None:
             self.both(lambda g: g.delete_group(SYSTEM, group))
 
-        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
         def add_group_member(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.add_group_member(SYSTEM, user, group))
 
-        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
         def remove_group_member(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.remove_group_member(SYSTEM, user, group))
 
         @rule(
-            user=_known(users, ds.user_ids()),
-            group=_known(groups, ds.group_ids()),
+            user=_mostly_created(users, ds.user_ids()),
+            group=_mostly_created(groups, ds.group_ids()),
             leave_organization=st.booleans(),
         )
         def join_then_leave(self, user: UUID, group: UUID, leave_organization: bool) -> None:
@@ -307,7 +307,7 @@ def equivalence_test(
             else:
                 self.both(lambda g: g.remove_group_member(SYSTEM, user, group))
 
-        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
         def read_membership(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.is_group_member(user, group))
             self.both(lambda g: g.list_group_members(group))
@@ -316,29 +316,29 @@ def equivalence_test(
 
         # -- budgets and overrides ---------------------------------------------------------------
 
-        @rule(group=_known(groups, ds.group_ids()), limit=ds.limits())
+        @rule(group=_mostly_created(groups, ds.group_ids()), limit=ds.limits())
         def upsert_group_budget(self, group: UUID, limit: Any) -> None:
             self.both(lambda g: g.upsert_group_budget(SYSTEM, group, limit))
 
-        @rule(group=_known(groups, ds.group_ids()))
+        @rule(group=_mostly_created(groups, ds.group_ids()))
         def delete_group_budget(self, group: UUID) -> None:
             self.both(lambda g: g.delete_group_budget(SYSTEM, group))
 
         @rule(
-            user=_known(users, ds.user_ids()),
-            group=_known(groups, ds.group_ids()),
+            user=_mostly_created(users, ds.user_ids()),
+            group=_mostly_created(groups, ds.group_ids()),
             limit=ds.limits(),
         )
         def upsert_override(self, user: UUID, group: UUID, limit: Any) -> None:
             self.both(lambda g: g.upsert_user_budget_override(SYSTEM, user, group, limit))
 
-        @rule(user=_known(users, ds.user_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()))
         def delete_override(self, user: UUID) -> None:
             self.both(lambda g: g.delete_user_budget_override(SYSTEM, user))
 
         @rule(
-            user=_known(users, ds.user_ids()),
-            group=_known(groups, ds.group_ids()),
+            user=_mostly_created(users, ds.user_ids()),
+            group=_mostly_created(groups, ds.group_ids()),
             leave=st.sampled_from(["group", "organization", "user", "the group itself"]),
         )
         def override_then_lose_membership(self, user: UUID, group: UUID, leave: str) -> None:
@@ -367,7 +367,7 @@ def equivalence_test(
             context = {"period": settings.period, "now": self.clock()}
             return self.stores[1].snapshot(), context
 
-        @rule(group=_known(groups, ds.group_ids()), over=st.booleans())
+        @rule(group=_mostly_created(groups, ds.group_ids()), over=st.booleans())
         def reports(self, group: UUID, over: bool) -> None:
             """Both stores give the same reports, and those agree with a brute-force
             recomputation from the usage records (``aigov_contracts.recomputation``)."""
@@ -404,7 +404,7 @@ def equivalence_test(
                 for u, g, d, spend in expected
             ]
 
-        @rule(user=_known(users, ds.user_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()))
         def resolve(self, user: UUID) -> None:
             self.both(lambda g: g.effective_budget(user))
             snapshot, context = self.recomputed()
@@ -415,7 +415,7 @@ def equivalence_test(
                     snapshot, user, policy=policy, **context
                 )
 
-        @rule(user=_known(users, ds.user_ids()), group=_known(groups, ds.group_ids()))
+        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
         def read_budgets(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.get_group_budget(SYSTEM, group))
             self.both(lambda g: g.get_user_budget_override(SYSTEM, user))
@@ -423,7 +423,7 @@ def equivalence_test(
         # -- spend -------------------------------------------------------------------------------
 
         @rule(
-            user=_known(users, ds.user_ids()),
+            user=_mostly_created(users, ds.user_ids()),
             provider=st.sampled_from(ds.PROVIDERS),
             model=st.sampled_from(ds.MODELS),
             tokens=st.tuples(*[st.sampled_from([0, 1, 999, 10**6])] * 4),
@@ -448,7 +448,7 @@ def equivalence_test(
 
         @rule(
             target=reservations,
-            user=_known(users, ds.user_ids()),
+            user=_mostly_created(users, ds.user_ids()),
             amount=st.sampled_from([1, 50, 10**6, 10**12]),
             ttl_seconds=st.sampled_from([1, 3600]),
         )

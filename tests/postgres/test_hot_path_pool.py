@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,7 +21,7 @@ from sqlalchemy.engine import URL
 
 from aigov import AI_GOVERNANCE, Actor, BudgetExceededError, Governance, StorageError
 from aigov_postgres import PostgresStore
-from aigov_postgres._connections import HotPathPool
+from aigov_postgres._connections import HotPathPool, WriteInterruptedError
 
 pytestmark = pytest.mark.aigov_postgres
 
@@ -242,3 +244,103 @@ def test_a_closed_store_opens_a_new_pool_at_its_next_call(store: PostgresStore):
     gov.reserve(user, 1)
     store.close()
     assert gov.spend_status(SYSTEM, user).held_micros == 1
+
+
+class _AnswerLost(HotPathPool):
+    """Commits the first write, then reports its connection broken, as a server that went away
+    between its COMMIT and its answer would."""
+
+    lost = 0
+
+    def first_row(self, query: str, parameters: Any, *, writes: bool = False) -> Any:
+        row = super().first_row(query, parameters, writes=writes)
+        if writes and not self.lost:
+            self.lost += 1
+            raise WriteInterruptedError
+        return row
+
+
+def test_a_hold_whose_answer_was_lost_is_reported_granted_not_taken_again(postgres_url: URL):
+    store = PostgresStore.from_url(postgres_url)
+    lossy = _AnswerLost(_libpq(postgres_url), size=2)
+    with closing(PostgresStore(store.engine, hot_path_pool=lossy)) as reserving, closing(store):
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        user = _member_with_budget(gov, 100)
+        hold = Governance(reserving, entitlements={AI_GOVERNANCE}).reserve(user, 60)
+        assert lossy.lost == 1
+        assert hold.amount_micros == 60
+        assert gov.spend_status(SYSTEM, user).held_micros == 60
+        assert [r.id for r in store.snapshot().reservations] == [hold.id]
+
+
+class _LateCommit(HotPathPool):
+    """The first write's connection breaks before it reaches the server's answer, and the
+    server commits it only while the caller is already running it again."""
+
+    writes = 0
+
+    def first_row(self, query: str, parameters: Any, *, writes: bool = False) -> Any:
+        if writes:
+            self.writes += 1
+            if self.writes == 1:
+                raise WriteInterruptedError
+            super().first_row(query, parameters, writes=writes)  # the first run, late
+        return super().first_row(query, parameters, writes=writes)
+
+
+class _AlwaysInterrupted(HotPathPool):
+    def first_row(self, query: str, parameters: Any, *, writes: bool = False) -> Any:
+        if writes:
+            raise WriteInterruptedError
+        return super().first_row(query, parameters, writes=writes)
+
+
+def test_a_hold_committed_late_is_reported_granted_once(postgres_url: URL):
+    """Its run again finds the hold's id taken: the hold stands, reported as granted."""
+    store = PostgresStore.from_url(postgres_url)
+    late = _LateCommit(_libpq(postgres_url), size=2)
+    with closing(PostgresStore(store.engine, hot_path_pool=late)) as reserving, closing(store):
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        user = _member_with_budget(gov, 100)
+        hold = Governance(reserving, entitlements={AI_GOVERNANCE}).reserve(user, 60)
+        assert late.writes == 2
+        assert gov.spend_status(SYSTEM, user).held_micros == 60
+        assert [r.id for r in store.snapshot().reservations] == [hold.id]
+
+
+def test_a_hold_whose_connection_broke_twice_is_an_aigov_error_naming_it(postgres_url: URL):
+    store = PostgresStore.from_url(postgres_url)
+    broken = _AlwaysInterrupted(_libpq(postgres_url), size=2)
+    with closing(PostgresStore(store.engine, hot_path_pool=broken)) as reserving, closing(store):
+        gov = Governance(store, entitlements={AI_GOVERNANCE})
+        user = _member_with_budget(gov, 100)
+        with pytest.raises(StorageError, match="broke twice while holding"):
+            Governance(reserving, entitlements={AI_GOVERNANCE}).reserve(user, 60)
+        assert store.snapshot().reservations == ()
+
+
+def test_a_connection_that_cannot_be_opened_says_why(postgres_url: URL):
+    """psycopg_pool connects in its own threads; the caller's error still names the cause."""
+    wrong = postgres_url.set(database="no_such_database_here")
+    store = PostgresStore.from_url(wrong, pool_timeout=1.0)
+    with closing(store), pytest.raises(StorageError, match="no_such_database_here"):
+        store.budget_and_spend(uuid4(), datetime.now(UTC), datetime.now(UTC), "highest")
+
+
+def test_a_pool_closed_under_its_callers_serves_them_from_the_next_one(store: PostgresStore):
+    """``close()`` while four threads reserve: none of them sees the closed pool."""
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    user = _member_with_budget(gov, 1_000)
+
+    def reserve(_: int) -> None:
+        for _ in range(25):
+            gov.reserve(user, 1)
+
+    with ThreadPoolExecutor(4) as threads:
+        calls = [threads.submit(reserve, n) for n in range(4)]
+        for _ in range(5):
+            time.sleep(0.02)
+            store.hot_path_pool.close()
+        for call in calls:
+            call.result(timeout=30)
+    assert gov.spend_status(SYSTEM, user).held_micros == 100
