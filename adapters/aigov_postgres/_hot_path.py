@@ -11,7 +11,9 @@ more than the limit.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
@@ -93,8 +95,15 @@ FROM {s}.effective_budget(%(user_id)s, '{policy}') AS chosen
 
 def effective(row: Any) -> EffectiveBudget:
     """The effective budget of a row that starts with ``effective_budget``'s columns."""
+    return _effective_budget(row[0], row[1], row[2])
+
+
+@lru_cache(maxsize=4096)
+def _effective_budget(limit: int | None, group: UUID | None, source: str | None) -> EffectiveBudget:
+    """A deployment has few budgets, and an effective budget is frozen: each is validated
+    once and shared by the calls that meet it."""
     return EffectiveBudget.model_validate(
-        {"spend_limit_micros": row[0], "group_id": row[1], "source": row[2]}
+        {"spend_limit_micros": limit, "group_id": group, "source": source}
     )
 
 
