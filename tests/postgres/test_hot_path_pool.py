@@ -344,3 +344,34 @@ def test_a_pool_closed_under_its_callers_serves_them_from_the_next_one(store: Po
         for call in calls:
             call.result(timeout=30)
     assert gov.spend_status(SYSTEM, user).held_micros == 100
+
+
+def test_a_snapshot_taken_while_holds_are_taken_is_one_moment(store: PostgresStore):
+    """Each counter's held equals the sum of its held reservations in every snapshot, also
+    while eight threads reserve: no reservation without its counter's share, or the reverse."""
+    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    user = _member_with_budget(gov, 10**9)
+    stop = threading.Event()
+
+    def reserve() -> None:
+        while not stop.is_set():
+            gov.reserve(user, 1)
+
+    threads = [threading.Thread(target=reserve) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(20):
+            snapshot = store.snapshot()
+            for counter in snapshot.counters:
+                held = sum(
+                    r.amount_micros
+                    for r in snapshot.reservations
+                    if (r.user_id, r.group_id, r.period_start, r.state)
+                    == (counter.user_id, counter.group_id, counter.period_start, "held")
+                )
+                assert counter.held_micros == held
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
