@@ -202,9 +202,11 @@ class PostgresStore(Store):
     def snapshot(self) -> StoreSnapshot:
         """Every table, read in one REPEATABLE READ transaction: one moment's state."""
         try:
-            engine = self._engine.execution_options(isolation_level="REPEATABLE READ")
-            with engine.begin() as connection:
-                return _snapshot(connection)
+            # On the connection: an engine's option keeps the level it was given first.
+            with self._engine.connect() as opened:
+                connection = opened.execution_options(isolation_level="REPEATABLE READ")
+                with connection.begin():
+                    return _snapshot(connection)
         except (SQLAlchemyError, psycopg.Error) as exc:
             raise translate(exc) from exc
 
