@@ -138,9 +138,11 @@ class HotPathPool:
         while True:
             pool, used = self.pool, None
             try:
-                with pool.connection() as connection:
-                    used = connection
-                    return _first_row(connection, query, parameters)
+                used = pool.getconn()
+                try:
+                    return _first_row(used, query, parameters)
+                finally:
+                    pool.putconn(used)  # a broken one is dropped, a fresh one comes later
             except PoolClosed:
                 if self._pool is pool:
                     raise

@@ -263,7 +263,10 @@ def equivalence_test(
         ) -> None:
             self.both(lambda g: g.set_organization_member_roles(SYSTEM, user, org, roles))  # type: ignore[arg-type]
 
-        @rule(user=_mostly_created(users, ds.user_ids()), org=_mostly_created(organizations, ds.organization_ids()))
+        @rule(
+            user=_mostly_created(users, ds.user_ids()),
+            org=_mostly_created(organizations, ds.organization_ids()),
+        )
         def remove_organization_member(self, user: UUID, org: UUID) -> None:
             self.both(lambda g: g.remove_organization_member(SYSTEM, user, org))
 
@@ -280,11 +283,17 @@ def equivalence_test(
         def delete_group(self, group: UUID) -> None:
             self.both(lambda g: g.delete_group(SYSTEM, group))
 
-        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
+        @rule(
+            user=_mostly_created(users, ds.user_ids()),
+            group=_mostly_created(groups, ds.group_ids()),
+        )
         def add_group_member(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.add_group_member(SYSTEM, user, group))
 
-        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
+        @rule(
+            user=_mostly_created(users, ds.user_ids()),
+            group=_mostly_created(groups, ds.group_ids()),
+        )
         def remove_group_member(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.remove_group_member(SYSTEM, user, group))
 
@@ -307,7 +316,10 @@ def equivalence_test(
             else:
                 self.both(lambda g: g.remove_group_member(SYSTEM, user, group))
 
-        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
+        @rule(
+            user=_mostly_created(users, ds.user_ids()),
+            group=_mostly_created(groups, ds.group_ids()),
+        )
         def read_membership(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.is_group_member(user, group))
             self.both(lambda g: g.list_group_members(group))
@@ -415,7 +427,10 @@ def equivalence_test(
                     snapshot, user, policy=policy, **context
                 )
 
-        @rule(user=_mostly_created(users, ds.user_ids()), group=_mostly_created(groups, ds.group_ids()))
+        @rule(
+            user=_mostly_created(users, ds.user_ids()),
+            group=_mostly_created(groups, ds.group_ids()),
+        )
         def read_budgets(self, user: UUID, group: UUID) -> None:
             self.both(lambda g: g.get_group_budget(SYSTEM, group))
             self.both(lambda g: g.get_user_budget_override(SYSTEM, user))
