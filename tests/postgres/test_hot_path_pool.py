@@ -49,6 +49,14 @@ def _member_with_budget(gov: Governance, limit: int) -> UUID:
     return user
 
 
+def _granted(gov: Governance, user: UUID, amount: int) -> bool:
+    try:
+        gov.reserve(user, amount)
+    except BudgetExceededError:
+        return False
+    return True
+
+
 def _hot_path_backends(store: PostgresStore, count: int) -> set[int]:
     """Make the pool open ``count`` connections (held at once) and return their backends."""
     pool = store.hot_path_pool.pool
@@ -99,15 +107,8 @@ def test_a_reserve_whose_connection_broke_is_not_held_twice(
     user = _member_with_budget(gov, 40)
     _terminate(postgres_url, _hot_path_backends(store, 4))
 
-    def reserve(_: int) -> bool:
-        try:
-            gov.reserve(user, 1)
-        except BudgetExceededError:
-            return False
-        return True
-
     with ThreadPoolExecutor(8) as threads:
-        granted = list(threads.map(reserve, range(60)))
+        granted = list(threads.map(lambda _: _granted(gov, user, 1), range(60)))
     assert granted.count(True) == 40
     assert gov.spend_status(SYSTEM, user).held_micros == 40
 
@@ -205,15 +206,8 @@ def test_the_hot_path_runs_at_read_committed_whatever_the_sessions_default(postg
         isolation = "SELECT current_setting('transaction_isolation') WHERE %(on)s"
         assert store.hot_path_pool.first_row(isolation, {"on": True}) == ("read committed",)
 
-        def granted(_: int) -> bool:
-            try:
-                gov.reserve(user, 10)
-            except BudgetExceededError:
-                return False
-            return True
-
         with ThreadPoolExecutor(8) as threads:
-            outcomes = list(threads.map(granted, range(40)))
+            outcomes = list(threads.map(lambda _: _granted(gov, user, 10), range(40)))
         assert outcomes.count(True) == 10
         assert gov.spend_status(SYSTEM, user).held_micros == 100
 
