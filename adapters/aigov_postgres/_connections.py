@@ -12,6 +12,7 @@ it committed before it runs it again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,6 +47,16 @@ def create_unit_of_work_engine(url: URL, **engine_options: Any) -> Engine:
     while it was idle is replaced instead of failing the transaction."""
     options: dict[str, Any] = {"pool_use_lifo": True, "pool_pre_ping": True} | engine_options
     return create_engine(url, **options)
+
+
+class HotPathConnection(psycopg.Connection[TupleRow]):
+    """A pooled hot-path connection. It runs every statement on one cursor of its own: a
+    connection serves one caller at a time, and a new cursor per statement (what
+    ``Connection.execute`` makes) costs the client more than the rest of the call."""
+
+    @functools.cached_property
+    def statement_cursor(self) -> psycopg.Cursor[TupleRow]:
+        return self.cursor()
 
 
 def _configure(connection: psycopg.Connection[Any]) -> None:
@@ -87,7 +98,7 @@ class HotPathPool:
         caller's error."""
         pool = self
 
-        class Connection(psycopg.Connection[TupleRow]):
+        class Connection(HotPathConnection):
             @classmethod
             def connect(cls, *args: Any, **kwargs: Any) -> Connection:
                 try:
@@ -180,12 +191,17 @@ def _first_row(
     statement of the name psycopg picked (a proxy's other client) answers with an error before
     running anything: psycopg forgets its statements too (``DEALLOCATE ALL``), the session's
     settings are applied again, and the statement runs once more."""
+    run = (
+        connection.statement_cursor.execute
+        if isinstance(connection, HotPathConnection)
+        else connection.execute  # one a creator made
+    )
     try:
-        return connection.execute(query, parameters, prepare=True).fetchone()
+        return run(query, parameters, prepare=True).fetchone()
     except _FORGOTTEN as exc:
         stale = not isinstance(exc, errors.FeatureNotSupported) or _STALE_PLAN in str(exc)
         if connection.broken or not stale:
             raise
         connection.execute("DEALLOCATE ALL")
         connection.execute(_SESSION)
-    return connection.execute(query, parameters, prepare=True).fetchone()
+    return run(query, parameters, prepare=True).fetchone()
