@@ -56,10 +56,14 @@ class SpendCalls(Service):
 
     def effective_budget(self, user_id: UUID | str) -> EffectiveBudget:
         """The limit that applies to the user now, the group their spend is attributed to, and
-        where the limit came from (SPEC §7). NotFoundError for an unknown user."""
+        where the limit came from (SPEC §7). NotFoundError for an unknown user. One store
+        operation, as ``spend_status`` (on PostgreSQL one prepared statement)."""
         self._require_feature()
         key = as_uuid(user_id, "user_id")
-        return self._run(lambda uow: self._effective(uow, key))
+        now = self._now()
+        policy = self._settings.budget_policy
+        found = _retried(self._store.budget_and_spend, key, self._period_of(now).start, now, policy)
+        return _found(found, "user", key).effective
 
     # -- spend -----------------------------------------------------------------------------------
 
