@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 from uuid import UUID
 
 import psycopg
@@ -472,17 +473,19 @@ def _profile(store: PostgresStore, call: Callable[[], object], calls: int) -> Pr
     with engine.connect() as connection:  # the pool's one connection: the next call gets it
         driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    with store.hot_path_pool.pool.connection() as hot:  # its one connection: the next call's
+    hot_path = store.hot_path_pool
+    with hot_path.pool.connection() as hot:  # its one connection: the next call's
         pass
-    sent: list[str] = []
     with (
         count_round_trips(driver) as trips,
         count_round_trips(hot) as hot_trips,
-        _traced_queries(hot, sent),
+        mock.patch.object(hot_path, "first_row", wraps=hot_path.first_row) as sent,
     ):
         call()
     event.remove(engine, "before_cursor_execute", listen)
-    statements += [f"(hot path pool) {' '.join(query.split())[:110]}" for query in sent]
+    statements += [
+        f"(hot path pool) {' '.join(each.args[0].split())[:110]}" for each in sent.call_args_list
+    ]
     trips[0] += hot_trips[0]
     profiler = cProfile.Profile()
     profiler.enable()
@@ -509,24 +512,6 @@ def _profile(store: PostgresStore, call: Callable[[], object], calls: int) -> Pr
         where=sorted(((k, v / total) for k, v in buckets.items()), key=lambda kv: -kv[1]),
         top=[item for item in top if "benchmarks" not in item[0]][:12],
     )
-
-
-@contextlib.contextmanager
-def _traced_queries(connection: psycopg.Connection[Any], sent: list[str]) -> Any:
-    """Note each query the hot path runs on ``connection``, through psycopg's own cursor
-    factory (the public way to see what a connection executes)."""
-    factory = connection.cursor_factory
-
-    class Traced(factory):  # type: ignore[valid-type, misc]
-        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(str(query))
-            return super().execute(query, *args, **kwargs)
-
-    connection.cursor_factory = Traced
-    try:
-        yield
-    finally:
-        connection.cursor_factory = factory
 
 
 def _bucket(path: str, name: str) -> str:

@@ -12,7 +12,7 @@ from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.ports import BudgetRepository
 from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov_postgres import schema as tables
-from aigov_postgres._hot_path import NO_GROUP, effective
+from aigov_postgres._hot_path import effective
 from aigov_postgres._repository import Repository, where
 
 
@@ -77,4 +77,4 @@ class PostgresBudgets(Repository, BudgetRepository):
         ).one()
         if not row[0]:
             return None
-        return NO_GROUP if row[2] is None else effective(row[1:])
+        return effective(row[1:])  # NULL columns when the user has no group

@@ -19,7 +19,7 @@ from aigov.resolution import BudgetPolicy, EffectiveBudget
 from aigov.spend import BudgetAndSpend, HoldOutcome, HoldRequest
 from aigov_postgres._migrations import quote_ident
 
-__all__ = ["NO_GROUP", "SPEND_OF_CHOSEN", "HotPathStatements", "effective"]
+__all__ = ["SPEND_OF_CHOSEN", "HotPathStatements", "budget_and_spend_of", "effective"]
 
 POLICIES: tuple[BudgetPolicy, ...] = ("highest", "lowest")
 
@@ -77,8 +77,8 @@ SELECT chosen.spend_limit_micros, chosen.group_id, chosen.source,
 FROM chosen
 """
 
-# The spend of a user's effective group: a lateral join, so that one text serves one user (the
-# hot path) and many (the reports, ``unnest`` of an array).
+# The spend of a user's effective group, as subqueries on ``chosen``: one text serves one user
+# (the hot path, ``user`` a parameter) and many (the reports, ``user`` a column).
 SPEND_OF_CHOSEN = """
 coalesce((SELECT c.spent_micros FROM {s}.ai_spend_counters AS c
           WHERE c.user_id = {user} AND c.group_id = chosen.group_id
@@ -108,6 +108,14 @@ def _effective_budget(limit: int | None, group: UUID | None, source: str | None)
 
 
 NO_GROUP = EffectiveBudget(spend_limit_micros=None, group_id=None, source=None)
+
+
+def budget_and_spend_of(row: Any) -> BudgetAndSpend:
+    """A row of ``effective_budget``'s columns then spent and held; None is no group (NULL
+    columns, as a LEFT JOIN gives, read the same way)."""
+    if row is None:
+        return BudgetAndSpend(effective=NO_GROUP, spent_micros=0, held_micros=0)
+    return BudgetAndSpend(effective(row), row[3], row[4])
 
 
 class HotPathStatements:
@@ -152,9 +160,3 @@ class HotPathStatements:
             spent_micros=row[4],
             held_micros=row[5],
         )
-
-    @staticmethod
-    def budget_and_spend_of(row: Any) -> BudgetAndSpend:
-        if row is None:
-            return BudgetAndSpend(effective=NO_GROUP, spent_micros=0, held_micros=0)
-        return BudgetAndSpend(effective(row), row[3], row[4])

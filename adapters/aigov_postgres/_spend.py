@@ -20,7 +20,7 @@ from aigov.spend import (
     UsageRecord,
 )
 from aigov_postgres import schema as tables
-from aigov_postgres._hot_path import NO_GROUP, SPEND_OF_CHOSEN, effective
+from aigov_postgres._hot_path import SPEND_OF_CHOSEN, budget_and_spend_of
 from aigov_postgres._repository import Repository, where
 
 
@@ -127,14 +127,7 @@ class PostgresSpend(Repository, SpendRepository):
                 "now": now,
             },
         )
-        found = {
-            row[0]: (
-                BudgetAndSpend(NO_GROUP, 0, 0)
-                if row[2] is None
-                else BudgetAndSpend(effective(row[1:]), row[4], row[5])
-            )
-            for row in rows
-        }
+        found = {row[0]: budget_and_spend_of(row[1:]) for row in rows}
         return {user: found[user] for user in user_ids if user in found}
 
     def add_budget_events(self, events: Sequence[ThresholdCrossed]) -> list[ThresholdCrossed]:

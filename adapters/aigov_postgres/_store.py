@@ -33,7 +33,7 @@ from aigov_postgres._connections import (
 )
 from aigov_postgres._directory import PostgresDirectory
 from aigov_postgres._errors import translate
-from aigov_postgres._hot_path import HotPathStatements
+from aigov_postgres._hot_path import HotPathStatements, budget_and_spend_of
 from aigov_postgres._migrations import (
     apply_migrations,
     check_schema_name,
@@ -238,32 +238,39 @@ class PostgresStore(Store):
             else:
                 break
             interrupted = True
-            held = self._hot_path_row(sql.reservation_group, {"id": request.id})
-            if held is not None:
-                return self._granted_after_interruption(request, held[0], policy)
+            if granted := self._granted_after_interruption(request, policy):
+                return granted
         else:
             raise StorageError(
                 f"the connection broke twice while holding {request.id}, and no such hold is"
                 " stored yet: release it by that id if its call is given up"
             )
-        if interrupted and row is not None and not row[3]:  # refused: by the late first run?
-            held = self._hot_path_row(sql.reservation_group, {"id": request.id})
-            if held is not None:
-                return self._granted_after_interruption(request, held[0], policy)
+        refused = row is not None and not row[3]
+        if (
+            interrupted
+            and refused
+            and (granted := self._granted_after_interruption(request, policy))
+        ):
+            return granted  # refused by the first run, which committed late
         if row is not None and row[4] is None:  # refused: the counter as committed now
             where = {**parameters, "group_id": row[1]}
             row = (*row[:4], *(self._hot_path_row(sql.counter, where) or (0, 0)))
         return self._known_user(sql.hold_outcome(row, request), request.user_id)
 
     def _granted_after_interruption(
-        self, request: HoldRequest, group_id: UUID, policy: BudgetPolicy
-    ) -> HoldOutcome:
-        """The hold committed but its answer was lost: it stands on the group it was taken on,
-        with that counter as it is now (and the budget as it is now, when it is that group's;
-        else the budget that admitted it has changed since)."""
+        self, request: HoldRequest, policy: BudgetPolicy
+    ) -> HoldOutcome | None:
+        """None when no hold of the request's id is stored. Else the hold committed but its
+        answer was lost: it stands on the group it was taken on, with that counter as it is now
+        (and the budget as it is now, when it is that group's; else the budget that admitted it
+        has changed since)."""
+        stored = self._hot_path_row(self._sql.reservation_group, {"id": request.id})
+        if stored is None:
+            return None
+        group_id = stored[0]
         where = {"user_id": request.user_id, "group_id": group_id}
         spent, held = self._hot_path_row(
-            self._sql.counter, {**where, "period_start": request.period_start}
+            self._sql.counter, where | {"period_start": request.period_start}
         ) or (0, 0)
         found = self.budget_and_spend(
             request.user_id, request.period_start, request.created_at, policy
@@ -281,17 +288,14 @@ class PostgresStore(Store):
         """One query: resolve, then the counter's spend and the live holds (``_hot_path``)."""
         parameters = {"user_id": user_id, "period_start": period_start, "now": now}
         row = self._hot_path_row(self._sql.budget_and_spend[policy], parameters)
-        return self._known_user(self._sql.budget_and_spend_of(row), user_id)
-
-    def _exists(self, query: str, parameters: dict[str, Any]) -> bool:
-        row = self._hot_path_row(query, parameters)
-        return bool(row and row[0])
+        return self._known_user(budget_and_spend_of(row), user_id)
 
     def _known_user(self, found: _Result, user_id: UUID) -> _Result | None:
         """``found``, or None when it has no group because the user is unknown."""
         if found.effective.group_id is not None:
             return found
-        return found if self._exists(self._sql.user_exists, {"user_id": user_id}) else None
+        row = self._hot_path_row(self._sql.user_exists, {"user_id": user_id})
+        return found if row and row[0] else None
 
     def close(self) -> None:
         """Close the pooled connections; a later call opens new ones."""

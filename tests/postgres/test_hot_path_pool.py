@@ -22,14 +22,11 @@ from sqlalchemy.engine import URL
 from aigov import AI_GOVERNANCE, Actor, BudgetExceededError, Governance, StorageError
 from aigov_postgres import PostgresStore
 from aigov_postgres._connections import HotPathPool, WriteInterruptedError
+from tests.postgres.conftest import libpq_uri
 
 pytestmark = pytest.mark.aigov_postgres
 
 SYSTEM = Actor.system()
-
-
-def _libpq(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -74,7 +71,7 @@ def _hot_path_backends(store: PostgresStore, count: int) -> set[int]:
 
 
 def _terminate(url: URL, backends: set[int]) -> None:
-    with psycopg.connect(_libpq(url), autocommit=True) as admin:
+    with psycopg.connect(libpq_uri(url), autocommit=True) as admin:
         for pid in backends:
             admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
 
@@ -153,7 +150,7 @@ def test_a_session_that_forgot_its_prepared_statements_prepares_them_again(
 ):
     """A proxy's DISCARD ALL behind psycopg's back (it also resets the session's settings):
     the statement runs anyway, and at READ COMMITTED again."""
-    with closing(HotPathPool(_libpq(postgres_url), size=1)) as pool:
+    with closing(HotPathPool(libpq_uri(postgres_url), size=1)) as pool:
         isolation = "SELECT current_setting('transaction_isolation') WHERE %(on)s"
         assert pool.first_row(isolation, {"on": True}) == ("read committed",)
         with pool.pool.connection() as connection:
@@ -166,8 +163,8 @@ def test_a_statement_whose_result_changed_type_is_prepared_again(postgres_url: U
     """A migration that changes a returned column's type: the stale plan is dropped."""
     table = f"plan_test_{uuid4().hex[:8]}"
     with (
-        closing(HotPathPool(_libpq(postgres_url), size=1)) as pool,
-        psycopg.connect(_libpq(postgres_url), autocommit=True) as admin,
+        closing(HotPathPool(libpq_uri(postgres_url), size=1)) as pool,
+        psycopg.connect(libpq_uri(postgres_url), autocommit=True) as admin,
     ):
         admin.execute(f"CREATE TABLE {table} (x integer)")
         admin.execute(f"INSERT INTO {table} VALUES (1)")
@@ -224,7 +221,7 @@ def test_callers_beyond_the_pool_size_wait_then_get_a_storage_error(postgres_url
 
 
 def test_a_failed_statement_leaves_its_connection_usable(postgres_url: URL):
-    with closing(HotPathPool(_libpq(postgres_url), size=1)) as pool:
+    with closing(HotPathPool(libpq_uri(postgres_url), size=1)) as pool:
         backend = "SELECT pg_backend_pid() WHERE %(on)s"
         before = pool.first_row(backend, {"on": True})
         with pytest.raises(psycopg.errors.DivisionByZero):
@@ -256,7 +253,7 @@ class _AnswerLost(HotPathPool):
 
 def test_a_hold_whose_answer_was_lost_is_reported_granted_not_taken_again(postgres_url: URL):
     store = PostgresStore.from_url(postgres_url)
-    lossy = _AnswerLost(_libpq(postgres_url), size=2)
+    lossy = _AnswerLost(libpq_uri(postgres_url), size=2)
     with closing(PostgresStore(store.engine, hot_path_pool=lossy)) as reserving, closing(store):
         gov = Governance(store, entitlements={AI_GOVERNANCE})
         user = _member_with_budget(gov, 100)
@@ -292,7 +289,7 @@ class _AlwaysInterrupted(HotPathPool):
 def test_a_hold_committed_late_is_reported_granted_once(postgres_url: URL):
     """Its run again finds the hold's id taken: the hold stands, reported as granted."""
     store = PostgresStore.from_url(postgres_url)
-    late = _LateCommit(_libpq(postgres_url), size=2)
+    late = _LateCommit(libpq_uri(postgres_url), size=2)
     with closing(PostgresStore(store.engine, hot_path_pool=late)) as reserving, closing(store):
         gov = Governance(store, entitlements={AI_GOVERNANCE})
         user = _member_with_budget(gov, 100)
@@ -304,7 +301,7 @@ def test_a_hold_committed_late_is_reported_granted_once(postgres_url: URL):
 
 def test_a_hold_whose_connection_broke_twice_is_an_aigov_error_naming_it(postgres_url: URL):
     store = PostgresStore.from_url(postgres_url)
-    broken = _AlwaysInterrupted(_libpq(postgres_url), size=2)
+    broken = _AlwaysInterrupted(libpq_uri(postgres_url), size=2)
     with closing(PostgresStore(store.engine, hot_path_pool=broken)) as reserving, closing(store):
         gov = Governance(store, entitlements={AI_GOVERNANCE})
         user = _member_with_budget(gov, 100)
