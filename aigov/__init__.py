@@ -6,6 +6,7 @@ that: the rules are pure functions and pydantic models here; stores (``aigov_mem
 """
 
 from aigov.actor import SITE_ROLES, Actor, SiteRole
+from aigov.async_governance import AsyncGovernance
 from aigov.audit import AuditEntry
 from aigov.budgets import GroupAIBudget, UserAIBudgetOverride
 from aigov.clock import Clock, system_clock
@@ -53,6 +54,7 @@ __all__ = [
     "Actor",
     "AigovError",
     "AmountOutOfRangeError",
+    "AsyncGovernance",
     "AuditEntry",
     "BudgetExceededError",
     "Clock",

@@ -26,6 +26,7 @@ from aigov.ports import UnitOfWork
 __all__ = ["BudgetCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
+    Call,
     Service,
     _amount_micros,
     _authorize,
@@ -48,7 +49,7 @@ class BudgetCalls(Service):
         since: datetime | None = None,
         after: int | None = None,
         limit: int = 100,
-    ) -> Sequence[AuditEntry]:
+    ) -> Call[Sequence[AuditEntry]]:
         """Audit entries, oldest first, at most ``limit`` (1 … 1000) per page; pass the last
         entry's ``id`` as ``after`` for the next page. Filters: the resource, who acted
         (a user id, ``"system"``, or ``"sql:<role>"`` for another SQL writer's cascades), and
@@ -70,11 +71,11 @@ class BudgetCalls(Service):
         )
         _check_actor(actor)
         authorize(actor, "read the audit log", [Need("read_audit_log")], NoFacts())
-        return self._run(lambda uow: uow.audit.list_audit(query))
+        return (yield from self._run(lambda uow: uow.audit.list_audit(query)))
 
-    def get_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
+    def get_group_budget(self, actor: Actor, group_id: UUID | str) -> Call[GroupAIBudget]:
         """The group's budget. NotFoundError when the group has none (no limit is enforced)."""
-        self._require_feature()
+        yield from self._require_feature()
         key = as_uuid(group_id, "group_id")
         _check_actor(actor)
 
@@ -82,14 +83,14 @@ class BudgetCalls(Service):
             _authorize(uow, actor, "read the budget of", Need("read_group", key))
             return _found(uow.budgets.get_group_budget(key), "group budget", key)
 
-        return self._run(work)
+        return (yield from self._run(work))
 
     def upsert_group_budget(
         self, actor: Actor, group_id: UUID | str, spend_limit_micros: int
-    ) -> GroupAIBudget:
+    ) -> Call[GroupAIBudget]:
         """Create or replace the group's per-member limit (SPEC §4). Setting the same limit
         again writes nothing."""
-        self._require_feature()
+        yield from self._require_feature()
         key = as_uuid(group_id, "group_id")
         limit = _amount_micros(spend_limit_micros, "spend_limit_micros")
         _check_actor(actor)
@@ -106,11 +107,11 @@ class BudgetCalls(Service):
             self._audit(uow, actor, now, "group_budget", str(key), existing, planned)
             return planned
 
-        return self._run(work, acting=actor, at=now)
+        return (yield from self._run(work, acting=actor, at=now))
 
-    def delete_group_budget(self, actor: Actor, group_id: UUID | str) -> GroupAIBudget:
+    def delete_group_budget(self, actor: Actor, group_id: UUID | str) -> Call[GroupAIBudget]:
         """Delete the group's budget (no limit is enforced for it afterwards); return it."""
-        self._require_feature()
+        yield from self._require_feature()
         key = as_uuid(group_id, "group_id")
         _check_actor(actor)
         now = self._now()
@@ -122,11 +123,13 @@ class BudgetCalls(Service):
             self._audit(uow, actor, now, "group_budget", str(key), deleted, None)
             return deleted
 
-        return self._run(work, acting=actor, at=now)
+        return (yield from self._run(work, acting=actor, at=now))
 
-    def get_user_budget_override(self, actor: Actor, user_id: UUID | str) -> UserAIBudgetOverride:
+    def get_user_budget_override(
+        self, actor: Actor, user_id: UUID | str
+    ) -> Call[UserAIBudgetOverride]:
         """The user's override. NotFoundError when there is none."""
-        self._require_feature()
+        yield from self._require_feature()
         key = as_uuid(user_id, "user_id")
         _check_actor(actor)
 
@@ -134,7 +137,7 @@ class BudgetCalls(Service):
             _authorize(uow, actor, "read the budget override of", Need("read_user", key))
             return _found(uow.budgets.get_override(key), "override", key)
 
-        return self._run(work)
+        return (yield from self._run(work))
 
     def upsert_user_budget_override(
         self,
@@ -142,11 +145,11 @@ class BudgetCalls(Service):
         user_id: UUID | str,
         group_id: UUID | str,
         spend_limit_micros: int,
-    ) -> UserAIBudgetOverride:
+    ) -> Call[UserAIBudgetOverride]:
         """Create, replace or move the user's override: it supersedes group budgets for them and
         attributes their spend to ``group_id``, of which they must be a member (SPEC §5). Needs
         update rights on the user and on the group, and on the old group when it moves."""
-        self._require_feature()
+        yield from self._require_feature()
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         limit = _amount_micros(spend_limit_micros, "spend_limit_micros")
@@ -167,14 +170,14 @@ class BudgetCalls(Service):
             self._audit(uow, actor, now, "user_budget_override", str(user_key), existing, planned)
             return planned
 
-        return self._run(work, acting=actor, at=now)
+        return (yield from self._run(work, acting=actor, at=now))
 
     def delete_user_budget_override(
         self, actor: Actor, user_id: UUID | str
-    ) -> UserAIBudgetOverride:
+    ) -> Call[UserAIBudgetOverride]:
         """Delete the user's override and return it; group budgets apply to them again. Needs
         update rights on the user and on the override's group (read first to learn it)."""
-        self._require_feature()
+        yield from self._require_feature()
         key = as_uuid(user_id, "user_id")
         _check_actor(actor)
         now = self._now()
@@ -190,4 +193,4 @@ class BudgetCalls(Service):
             self._audit(uow, actor, now, "user_budget_override", str(key), deleted, None)
             return deleted
 
-        return self._run(work, acting=actor, at=now)
+        return (yield from self._run(work, acting=actor, at=now))

@@ -21,6 +21,7 @@ from aigov.ports import UnitOfWork
 __all__ = ["DirectoryCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
+    Call,
     Service,
     _found,
     _optional_uuid,
@@ -33,7 +34,7 @@ class DirectoryCalls(Service):
 
     def create_organization(
         self, actor: Actor, organization_id: UUID | str, name: str, *, is_default: bool = False
-    ) -> Organization:
+    ) -> Call[Organization]:
         """Create an organization and its Everyone group (whose id is the organization's)."""
         organization = validated(
             Organization,
@@ -43,7 +44,7 @@ class DirectoryCalls(Service):
             created_at=self._now(),
         )
         self._directory_write(actor, "create", "organization")
-        self._run(lambda uow: uow.directory.add_organization(organization), acting=actor)
+        yield from self._run(lambda uow: uow.directory.add_organization(organization), acting=actor)
         return organization
 
     def update_organization(
@@ -54,7 +55,7 @@ class DirectoryCalls(Service):
         name: str | None = None,
         is_default: bool | None = None,
         deleted: bool | None = None,
-    ) -> Organization:
+    ) -> Call[Organization]:
         """Change an organization's name, default flag or deleted flag; omitted fields stay."""
         key = as_uuid(organization_id, "organization_id")
         changes = {
@@ -71,45 +72,47 @@ class DirectoryCalls(Service):
                 uow.directory.update_organization(updated)
             return updated
 
-        return self._run(work)
+        return (yield from self._run(work))
 
-    def delete_organization(self, actor: Actor, organization_id: UUID | str) -> None:
+    def delete_organization(self, actor: Actor, organization_id: UUID | str) -> Call[None]:
         """Delete an organization, its groups, and every membership of them."""
         key = as_uuid(organization_id, "organization_id")
         self._directory_write(actor, "delete", "organization")
-        self._run(lambda uow: uow.directory.delete_organization(key), acting=actor)
+        yield from self._run(lambda uow: uow.directory.delete_organization(key), acting=actor)
 
-    def get_organization(self, organization_id: UUID | str) -> Organization:
+    def get_organization(self, organization_id: UUID | str) -> Call[Organization]:
         key = as_uuid(organization_id, "organization_id")
         return _found(
-            self._run(lambda uow: uow.directory.get_organization(key)), "organization", key
+            (yield from self._run(lambda uow: uow.directory.get_organization(key))),
+            "organization",
+            key,
         )
 
-    def list_organizations(self) -> Sequence[Organization]:
-        return self._run(lambda uow: uow.directory.list_organizations())
+    def list_organizations(self) -> Call[Sequence[Organization]]:
+        return (yield from self._run(lambda uow: uow.directory.list_organizations()))
 
     # -- users -----------------------------------------------------------------------------------
 
-    def create_user(self, actor: Actor, user_id: UUID | str, username: str) -> User:
+    def create_user(self, actor: Actor, user_id: UUID | str, username: str) -> Call[User]:
         user = validated(
             User, id=as_uuid(user_id, "user_id"), username=username, created_at=self._now()
         )
         self._directory_write(actor, "create", "user")
-        self._run(lambda uow: uow.directory.add_user(user), acting=actor)
+        yield from self._run(lambda uow: uow.directory.add_user(user), acting=actor)
         return user
 
-    def delete_user(self, actor: Actor, user_id: UUID | str) -> None:
+    def delete_user(self, actor: Actor, user_id: UUID | str) -> Call[None]:
         """Delete a user and everything of theirs."""
         key = as_uuid(user_id, "user_id")
         self._directory_write(actor, "delete", "user")
-        self._run(lambda uow: uow.directory.delete_user(key), acting=actor)
+        yield from self._run(lambda uow: uow.directory.delete_user(key), acting=actor)
 
-    def get_user(self, user_id: UUID | str) -> User:
+    def get_user(self, user_id: UUID | str) -> Call[User]:
         key = as_uuid(user_id, "user_id")
-        return _found(self._run(lambda uow: uow.directory.get_user(key)), "user", key)
+        return _found((yield from self._run(lambda uow: uow.directory.get_user(key))), "user", key)
 
-    def list_users(self) -> Sequence[User]:
-        return self._run(lambda uow: uow.directory.list_users())
+    def list_users(self) -> Call[Sequence[User]]:
+        return (yield from self._run(lambda uow: uow.directory.list_users()))
 
     # -- organization membership -----------------------------------------------------------------
 
@@ -120,7 +123,7 @@ class DirectoryCalls(Service):
         organization_id: UUID | str,
         *,
         roles: Iterable[OrganizationRole] = (),
-    ) -> OrganizationMember:
+    ) -> Call[OrganizationMember]:
         """Make a user a member of an organization and so of its Everyone group."""
         member = validated(
             OrganizationMember,
@@ -130,7 +133,9 @@ class DirectoryCalls(Service):
             created_at=self._now(),
         )
         self._directory_write(actor, "add member to", "organization")
-        self._run(lambda uow: uow.directory.add_organization_member(member), acting=actor)
+        yield from self._run(
+            lambda uow: uow.directory.add_organization_member(member), acting=actor
+        )
         return member
 
     def set_organization_member_roles(
@@ -139,38 +144,42 @@ class DirectoryCalls(Service):
         user_id: UUID | str,
         organization_id: UUID | str,
         roles: Iterable[OrganizationRole],
-    ) -> OrganizationMember:
+    ) -> Call[OrganizationMember]:
         """Replace the organization roles of a member."""
         user_key = as_uuid(user_id, "user_id")
         organization_key = as_uuid(organization_id, "organization_id")
         checked = canonical_roles(_roles(roles))
         self._directory_write(actor, "update member of", "organization")
-        return self._run(
-            lambda uow: uow.directory.set_organization_member_roles(
-                user_key, organization_key, checked
+        return (
+            yield from self._run(
+                lambda uow: uow.directory.set_organization_member_roles(
+                    user_key, organization_key, checked
+                )
             )
         )
 
     def remove_organization_member(
         self, actor: Actor, user_id: UUID | str, organization_id: UUID | str
-    ) -> None:
+    ) -> Call[None]:
         """End a membership; the user's memberships of the organization's groups end with it."""
         user_key = as_uuid(user_id, "user_id")
         organization_key = as_uuid(organization_id, "organization_id")
         self._directory_write(actor, "remove member from", "organization")
-        self._run(
+        yield from self._run(
             lambda uow: uow.directory.remove_organization_member(user_key, organization_key),
             acting=actor,
         )
 
     def get_organization_member(
         self, user_id: UUID | str, organization_id: UUID | str
-    ) -> OrganizationMember:
+    ) -> Call[OrganizationMember]:
         user_key = as_uuid(user_id, "user_id")
         organization_key = as_uuid(organization_id, "organization_id")
         return _found(
-            self._run(
-                lambda uow: uow.directory.get_organization_member(user_key, organization_key)
+            (
+                yield from self._run(
+                    lambda uow: uow.directory.get_organization_member(user_key, organization_key)
+                )
             ),
             "organization member",
             (user_key, organization_key),
@@ -178,12 +187,14 @@ class DirectoryCalls(Service):
 
     def list_organization_members(
         self, *, organization_id: UUID | str | None = None, user_id: UUID | str | None = None
-    ) -> Sequence[OrganizationMember]:
+    ) -> Call[Sequence[OrganizationMember]]:
         organization_key = _optional_uuid(organization_id, "organization_id")
         user_key = _optional_uuid(user_id, "user_id")
-        return self._run(
-            lambda uow: uow.directory.list_organization_members(
-                organization_id=organization_key, user_id=user_key
+        return (
+            yield from self._run(
+                lambda uow: uow.directory.list_organization_members(
+                    organization_id=organization_key, user_id=user_key
+                )
             )
         )
 
@@ -191,7 +202,7 @@ class DirectoryCalls(Service):
 
     def create_group(
         self, actor: Actor, group_id: UUID | str, organization_id: UUID | str, name: str
-    ) -> Group:
+    ) -> Call[Group]:
         """Create an ordinary group in an organization (Everyone groups come with organizations)."""
         group = validated(
             Group,
@@ -200,44 +211,56 @@ class DirectoryCalls(Service):
             name=name,
         )
         self._directory_write(actor, "create", "group")
-        self._run(lambda uow: uow.directory.add_group(group), acting=actor)
+        yield from self._run(lambda uow: uow.directory.add_group(group), acting=actor)
         return group
 
-    def delete_group(self, actor: Actor, group_id: UUID | str) -> None:
+    def delete_group(self, actor: Actor, group_id: UUID | str) -> Call[None]:
         """Delete an ordinary group and its memberships; an Everyone group goes only with its
         organization."""
         key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "delete", "group")
-        self._run(lambda uow: uow.directory.delete_group(key), acting=actor)
+        yield from self._run(lambda uow: uow.directory.delete_group(key), acting=actor)
 
-    def get_group(self, group_id: UUID | str) -> Group:
+    def get_group(self, group_id: UUID | str) -> Call[Group]:
         key = as_uuid(group_id, "group_id")
-        return _found(self._run(lambda uow: uow.directory.get_group(key)), "group", key)
+        return _found(
+            (yield from self._run(lambda uow: uow.directory.get_group(key))), "group", key
+        )
 
-    def list_groups(self, *, organization_id: UUID | str | None = None) -> Sequence[Group]:
+    def list_groups(self, *, organization_id: UUID | str | None = None) -> Call[Sequence[Group]]:
         organization_key = _optional_uuid(organization_id, "organization_id")
-        return self._run(lambda uow: uow.directory.list_groups(organization_id=organization_key))
+        return (
+            yield from self._run(
+                lambda uow: uow.directory.list_groups(organization_id=organization_key)
+            )
+        )
 
     # -- group membership ------------------------------------------------------------------------
 
     def add_group_member(
         self, actor: Actor, user_id: UUID | str, group_id: UUID | str
-    ) -> GroupMember:
+    ) -> Call[GroupMember]:
         """Add a member of the group's organization to an ordinary group."""
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "add member to", "group")
-        return self._run(
-            lambda uow: uow.directory.add_group_member(user_key, group_key), acting=actor
+        return (
+            yield from self._run(
+                lambda uow: uow.directory.add_group_member(user_key, group_key), acting=actor
+            )
         )
 
-    def remove_group_member(self, actor: Actor, user_id: UUID | str, group_id: UUID | str) -> None:
+    def remove_group_member(
+        self, actor: Actor, user_id: UUID | str, group_id: UUID | str
+    ) -> Call[None]:
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
         self._directory_write(actor, "remove member from", "group")
-        self._run(lambda uow: uow.directory.remove_group_member(user_key, group_key), acting=actor)
+        yield from self._run(
+            lambda uow: uow.directory.remove_group_member(user_key, group_key), acting=actor
+        )
 
-    def list_group_members(self, group_id: UUID | str) -> Sequence[UUID]:
+    def list_group_members(self, group_id: UUID | str) -> Call[Sequence[UUID]]:
         """The ids of the group's expanded members (SPEC §2), in order."""
         key = as_uuid(group_id, "group_id")
 
@@ -245,9 +268,9 @@ class DirectoryCalls(Service):
             _found(uow.directory.get_group(key), "group", key)
             return [user for user, _ in uow.directory.expanded_memberships(group_id=key)]
 
-        return self._run(work)
+        return (yield from self._run(work))
 
-    def list_user_groups(self, user_id: UUID | str) -> Sequence[UUID]:
+    def list_user_groups(self, user_id: UUID | str) -> Call[Sequence[UUID]]:
         """The ids of the groups the user is an expanded member of, in order."""
         key = as_uuid(user_id, "user_id")
 
@@ -255,10 +278,12 @@ class DirectoryCalls(Service):
             _found(uow.directory.get_user(key), "user", key)
             return [group for _, group in uow.directory.expanded_memberships(user_id=key)]
 
-        return self._run(work)
+        return (yield from self._run(work))
 
-    def is_group_member(self, user_id: UUID | str, group_id: UUID | str) -> bool:
+    def is_group_member(self, user_id: UUID | str, group_id: UUID | str) -> Call[bool]:
         """Whether the user is an expanded member of the group (SPEC §2)."""
         user_key = as_uuid(user_id, "user_id")
         group_key = as_uuid(group_id, "group_id")
-        return self._run(lambda uow: uow.directory.is_group_member(user_key, group_key))
+        return (
+            yield from self._run(lambda uow: uow.directory.is_group_member(user_key, group_key))
+        )

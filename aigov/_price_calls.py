@@ -28,6 +28,7 @@ __all__ = ["PriceCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
     _SYSTEM,
+    Call,
     PriceListing,
     Service,
     _check_actor,
@@ -50,20 +51,24 @@ class PriceCalls(Service):
         seed: str | bytes | Sequence[Mapping[str, Any]] | None = None,
         *,
         actor: Actor = _SYSTEM,
-    ) -> SeedResult:
+    ) -> Call[SeedResult]:
         """Apply a price-book seed (JSON text or bytes, or a list of dicts); None applies the
         embedded seed. The whole batch is validated first, and applied in one transaction:
         new models inserted, changed prices rewritten, the rest untouched (SPEC §3.2)."""
         rows = parse_seed(embedded_seed.SEED_JSON if seed is None else seed)
         self._require_price_manager(actor, "apply a price-book seed")
         now = self._now()
-        return self._run(lambda uow: uow.prices.apply_seed(rows, now), acting=actor, at=now)
+        return (
+            yield from self._run(lambda uow: uow.prices.apply_seed(rows, now), acting=actor, at=now)
+        )
 
-    def get_model_price(self, provider: str, model: str) -> ModelPrice | None:
+    def get_model_price(self, provider: str, model: str) -> Call[ModelPrice | None]:
         """The price in effect for a model: its custom price, else its price-book price, else
         None."""
         key = _model_key(provider, model)
-        rows = self._run(lambda uow: uow.prices.list_model_prices(provider=key[0], model=key[1]))
+        rows = yield from self._run(
+            lambda uow: uow.prices.list_model_prices(provider=key[0], model=key[1])
+        )
         chosen = effective_prices(rows)
         return chosen[0] if chosen else None
 
@@ -72,7 +77,7 @@ class PriceCalls(Service):
         provider: str | None = None,
         model: str | None = None,
         source: PriceListing = "effective",
-    ) -> Sequence[ModelPrice]:
+    ) -> Call[Sequence[ModelPrice]]:
         """Prices sorted by ``(provider, model[, source])``: the price in effect per model
         (``"effective"``), the rows of one source (``"pricebook"``, ``"custom"``), or every row
         (``"all"``)."""
@@ -85,7 +90,7 @@ class PriceCalls(Service):
         stored_source: PriceSource | None = (
             None if source in ("effective", "all") else source  # type: ignore[assignment]
         )
-        rows = self._run(
+        rows = yield from self._run(
             lambda uow: uow.prices.list_model_prices(
                 provider=provider_key, model=model_key, source=stored_source
             )
@@ -102,7 +107,7 @@ class PriceCalls(Service):
         output_price: int | None,
         cache_read_price: int | None,
         cache_write_price: int | None,
-    ) -> ModelPrice:
+    ) -> Call[ModelPrice]:
         """Set (create or replace) an administrator's price for a model; it takes precedence
         over the price book and no seed overwrites it. Setting the same prices again writes
         nothing."""
@@ -127,9 +132,9 @@ class PriceCalls(Service):
             self._audit(uow, actor, now, "custom_price", price_resource_id(*key), current, planned)
             return planned
 
-        return self._run(work, acting=actor, at=now)
+        return (yield from self._run(work, acting=actor, at=now))
 
-    def delete_custom_price(self, actor: Actor, provider: str, model: str) -> ModelPrice:
+    def delete_custom_price(self, actor: Actor, provider: str, model: str) -> Call[ModelPrice]:
         """Delete a model's custom price (its price-book price, if any, is in effect again) and
         return what was deleted. NotFoundError when it has none."""
         key = _model_key(provider, model)
@@ -142,4 +147,4 @@ class PriceCalls(Service):
             self._audit(uow, actor, now, "custom_price", price_resource_id(*key), deleted, None)
             return deleted
 
-        return self._run(work, acting=actor, at=now)
+        return (yield from self._run(work, acting=actor, at=now))

@@ -4,12 +4,13 @@ current period, authorized as "read a group's spend reports", sorted and paged b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
 from aigov._service import (
+    Call,
     Service,
     _authorize,
     _check_actor,
@@ -40,13 +41,13 @@ class ReportCalls(Service):
         group_ids: Iterable[UUID | str] | None = None,
         after: UUID | str | None = None,
         limit: int = MAX_GROUPS,
-    ) -> Sequence[GroupSummary]:
+    ) -> Call[Sequence[GroupSummary]]:
         """Up to ``limit`` (at most 100) groups of one organization, by group id after ``after``
         (or the ``group_ids`` given, at most 100): per-member limit, member count, override
         count, total limit (per-member limit * members without an override + the limits of the
         overrides attributed to the group; None without a budget) and the spend attributed to
         the group this period."""
-        self._require_feature()
+        yield from self._require_feature()
         organization = as_uuid(organization_id, "organization_id")
         count = _page_size(limit, at_most=MAX_GROUPS)
         chosen = None
@@ -101,7 +102,7 @@ class ReportCalls(Service):
                 )
             return summaries
 
-        return self._run(work)
+        return (yield from self._run(work))
 
     def group_members_report(
         self,
@@ -111,12 +112,12 @@ class ReportCalls(Service):
         over_budget_only: bool = False,
         after: UUID | str | None = None,
         limit: int = MAX_GROUPS,
-    ) -> Sequence[MemberSpend]:
+    ) -> Call[Sequence[MemberSpend]]:
         """The group's (expanded) members by user id after ``after``, at most ``limit`` (100):
         each member's own effective limit and its source, the group their spend goes to (which
         may be another), what they spent this period there, what remains, and whether they are
         over budget; ``over_budget_only`` keeps those."""
-        self._require_feature()
+        yield from self._require_feature()
         group = as_uuid(group_id, "group_id")
         if not isinstance(over_budget_only, bool):
             raise InvalidInputError(f"over_budget_only must be a bool, not {over_budget_only!r}")
@@ -147,7 +148,7 @@ class ReportCalls(Service):
                             return rows
             return rows
 
-        return self._run(work)
+        return (yield from self._run(work))
 
     def export_organization_spend(
         self,
@@ -157,13 +158,14 @@ class ReportCalls(Service):
         start: date,
         end: date,
         format: ExportFormat = "csv",
-    ) -> Iterator[str]:
+    ) -> Call[Generator[str]]:
         """The organization's daily spend for days in ``[start, end)`` (SPEC §9), as RFC 4180
         CSV with the header ``user_id,group_id,day,spend_micros`` or as JSON lines, ordered by
         day, user and group, read a few rows at a time: constant memory whatever the range.
         Needs owner or auditor, or organization-admin or -auditor of that organization. Input
-        and rights are checked at once; the rows stream as the iterator is consumed."""
-        self._require_feature()
+        and rights are checked at once; the rows stream as the iterator is consumed (closing
+        it ends the read)."""
+        yield from self._require_feature()
         organization = as_uuid(organization_id, "organization_id")
         if (
             not (isinstance(start, date) and isinstance(end, date))
@@ -181,12 +183,12 @@ class ReportCalls(Service):
             _found(uow.directory.get_organization(organization), "organization", organization)
             _authorize(uow, actor, "export the spend of", Need("export_organization", organization))
 
-        self._run(authorize)
+        yield from self._run(authorize)
         return self._stream(organization, start, end, format)
 
     def _stream(
         self, organization: UUID, start: date, end: date, format: ExportFormat
-    ) -> Iterator[str]:
+    ) -> Generator[str]:
         with self._store.transaction() as uow:
             if format == "csv":
                 yield "user_id,group_id,day,spend_micros\r\n"

@@ -4,10 +4,9 @@ authorization facts and input validation.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
@@ -39,6 +38,7 @@ from aigov.exceptions import (
 )
 from aigov.money import Micros
 from aigov.periods import Period, PeriodWindow, period_window
+from aigov.plans import Step
 from aigov.ports import DirectoryRepository, Store, UnitOfWork
 from aigov.prices import (
     Identifier,
@@ -52,7 +52,7 @@ from aigov.spend import (
     IdempotencyKey,
 )
 
-__all__ = ["AI_GOVERNANCE", "PriceListing", "Service"]
+__all__ = ["AI_GOVERNANCE", "Call", "PriceListing", "Service", "ServiceStep", "configured"]
 
 AI_GOVERNANCE = "ai_governance"
 """The entitlement that enables budgets, overrides and spend (SPEC §6.3)."""
@@ -78,6 +78,92 @@ def _retried(call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     return call(*args, **kwargs)
 
 
+async def _aretried(call: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``_retried``'s twin, for a call that is awaited."""
+    for _ in range(TRANSIENT_ATTEMPTS - 1):
+        try:
+            return await call(*args, **kwargs)
+        except TransientError:
+            continue
+    return await call(*args, **kwargs)
+
+
+class ServiceStep(Step[T]):
+    """A step of a facade call: what ``Governance`` runs and ``AsyncGovernance`` awaits."""
+
+    __slots__ = ()
+
+    def run(self, store: Store) -> T:
+        raise NotImplementedError
+
+    async def arun(self, store: Store) -> T:
+        raise NotImplementedError
+
+
+Call = Generator[ServiceStep[Any], Any, T]
+"""A facade call written once (``aigov.plans``): its steps are units of work and store calls."""
+
+
+class _InTransaction(ServiceStep[T]):
+    """``unit`` in one unit of work; an idempotent one is tried again after a TransientError."""
+
+    __slots__ = ("_idempotent", "_unit")
+
+    def __init__(self, unit: Callable[[UnitOfWork], T], *, idempotent: bool) -> None:
+        self._unit, self._idempotent = unit, idempotent
+
+    def _once(self, store: Store) -> T:
+        with store.transaction() as uow:
+            return self._unit(uow)
+
+    def run(self, store: Store) -> T:
+        return _retried(self._once, store) if self._idempotent else self._once(store)
+
+    async def arun(self, store: Store) -> T:
+        if not self._idempotent:
+            return await store.arun_in_transaction(self._unit)
+        return await _aretried(store.arun_in_transaction, self._unit)
+
+
+class StoreCall(ServiceStep[T]):
+    """One hot-path store operation (``sync`` and its ``asynchronous`` twin), idempotent: it is
+    tried again after a TransientError."""
+
+    __slots__ = ("_asynchronous", "_sync")
+
+    def __init__(
+        self, sync: Callable[[Store], T], asynchronous: Callable[[Store], Awaitable[T]]
+    ) -> None:
+        self._sync, self._asynchronous = sync, asynchronous
+
+    def run(self, store: Store) -> T:
+        return _retried(self._sync, store)
+
+    async def arun(self, store: Store) -> T:
+        return await _aretried(self._asynchronous, store)
+
+
+def configured(
+    *,
+    entitlements: Iterable[str],
+    period: Period,
+    budget_policy: BudgetPolicy,
+    unknown_price_policy: UnknownPricePolicy,
+    thresholds: Iterable[int],
+) -> tuple[frozenset[str], GovernanceSettings]:
+    """A facade's entitlements and settings from its caller, checked."""
+    if isinstance(entitlements, str) or not isinstance(entitlements, Iterable):
+        raise InvalidInputError(f"entitlements must be a collection of names, not {entitlements!r}")
+    settings = validated(
+        GovernanceSettings,
+        period=period,
+        budget_policy=budget_policy,
+        unknown_price_policy=unknown_price_policy,
+        thresholds=thresholds,
+    )
+    return frozenset(entitlements), settings
+
+
 def _no_group(user: UUID) -> NotFoundError:
     return NotFoundError(
         f"user {user} belongs to no organization: no group to attribute spend to",
@@ -100,33 +186,18 @@ class Service:
         self,
         store: Store,
         *,
-        entitlements: Iterable[str],
-        period: Period = "month",
-        budget_policy: BudgetPolicy = "highest",
-        unknown_price_policy: UnknownPricePolicy = "deny",
-        thresholds: Iterable[int] = (80, 100),
+        entitlements: frozenset[str],
+        settings: GovernanceSettings,
         clock: Clock = system_clock,
         ids: IdFactory = random_ids,
     ) -> None:
-        if isinstance(entitlements, str) or not isinstance(entitlements, Iterable):
-            raise InvalidInputError(
-                f"entitlements must be a collection of names, not {entitlements!r}"
-            )
         self._store = store
-        self._entitlements = frozenset(entitlements)
-        self._settings = validated(
-            GovernanceSettings,
-            period=period,
-            budget_policy=budget_policy,
-            unknown_price_policy=unknown_price_policy,
-            thresholds=thresholds,
-        )
+        self._entitlements = entitlements
+        self._settings = settings
         self._settings_agreed = False
-        self._settings_lock = threading.Lock()
         self._clock = clock
         self._ids = ids
         self._window: PeriodWindow | None = None
-        self._facts_on_demand = _FactsOnDemand(store)  # stateless: one for every call
 
     @property
     def store(self) -> Store:
@@ -172,21 +243,29 @@ class Service:
         acting: Actor | None = None,
         at: datetime | None = None,
         idempotent: bool = True,
-    ) -> T:
+    ) -> Call[T]:
         """Run ``work`` in one unit of work. A write names who acts (``acting``) and when, for
         the audit entries it and its cascades write. An idempotent call that meets a
         TransientError (its transaction was rolled back) is tried again, a bounded number of
         times (SPEC §8.0); other calls leave the retry to their caller."""
+        unit = work
+        if acting is not None:
+            label = actor_label(acting)
 
-        def unit() -> T:
-            with self._store.transaction() as uow:
-                if acting is not None:
-                    uow.audit.set_audit_context(
-                        actor_label(acting), self._now() if at is None else at
-                    )
+            def unit(uow: UnitOfWork) -> T:
+                uow.audit.set_audit_context(label, self._now() if at is None else at)
                 return work(uow)
 
-        return _retried(unit) if idempotent else unit()
+        return (yield from _InTransaction(unit, idempotent=idempotent))
+
+    def _authorize_reading(self, actor: Actor, action: str, *needs: Need) -> Call[None]:
+        """Authorize without directory facts when the decision needs none (the system, a user
+        reading themselves: the hot path's own callers), else with facts read in a unit of
+        work."""
+        try:
+            authorize(actor, action, needs, _NOT_YET_READ)
+        except _FactsNeededError:
+            yield from self._run(lambda uow: _authorize(uow, actor, action, *needs))
 
     def _effective(self, uow: UnitOfWork, user: UUID) -> EffectiveBudget:
         """The user's effective budget (SPEC §7), read in ``uow``. NotFoundError for an
@@ -201,28 +280,24 @@ class Service:
             raise _no_group(user)
         return effective, effective.group_id
 
-    def _require_feature(self) -> None:
-        """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement."""
+    def _require_feature(self) -> Call[None]:
+        """SPEC §6.3: budget, override and spend calls need the ai_governance entitlement.
+        SPEC §8.0: the store keeps the first settings it is given; refuse to enforce others.
+        (Callers that race to agree both ask the store, which answers both the same.)"""
         if AI_GOVERNANCE not in self._entitlements:
             raise FeatureDisabledError(
                 "AI governance is not enabled: Governance(..., entitlements={'ai_governance'})"
             )
-        if not self._settings_agreed:
-            self._agree_on_settings()
-
-    def _agree_on_settings(self) -> None:
-        """SPEC §8.0: the store keeps the first settings it is given; refuse to enforce others."""
-        with self._settings_lock:
-            if self._settings_agreed:
-                return
-            stored = self._run(lambda uow: uow.settings.ensure_settings(self._settings))
-            if stored != self._settings:
-                raise ConflictError(
-                    f"this store enforces {stored.model_dump()}, not {self._settings.model_dump()}:"
-                    " every Governance on one store must use the same settings",
-                    constraint="ai_governance_settings",
-                )
-            self._settings_agreed = True
+        if self._settings_agreed:
+            return
+        stored = yield from self._run(lambda uow: uow.settings.ensure_settings(self._settings))
+        if stored != self._settings:
+            raise ConflictError(
+                f"this store enforces {stored.model_dump()}, not {self._settings.model_dump()}:"
+                " every Governance on one store must use the same settings",
+                constraint="ai_governance_settings",
+            )
+        self._settings_agreed = True
 
     # -- group budgets and user overrides --------------------------------------------------------
 
@@ -270,28 +345,25 @@ class _StoreFacts(Facts):
         return self._directory.is_group_member(user_id, group_id)
 
 
-class _FactsOnDemand(Facts):
-    """Authorization facts each read in a unit of work of its own, opened only when a decision
-    needs one: the hot path's own callers (the system, a user reading themselves) need none."""
+class _FactsNeededError(Exception):
+    """A decision asked for a directory fact that was not read yet."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
 
+class _NotYetRead(Facts):
     def organization_of_group(self, group_id: UUID) -> UUID | None:
-        with self._store.transaction() as uow:
-            return _StoreFacts(uow.directory).organization_of_group(group_id)
+        raise _FactsNeededError
 
     def organization_roles(self, user_id: UUID, organization_id: UUID) -> frozenset[str]:
-        with self._store.transaction() as uow:
-            return _StoreFacts(uow.directory).organization_roles(user_id, organization_id)
+        raise _FactsNeededError
 
     def organizations_of_user(self, user_id: UUID) -> frozenset[UUID]:
-        with self._store.transaction() as uow:
-            return _StoreFacts(uow.directory).organizations_of_user(user_id)
+        raise _FactsNeededError
 
     def is_group_member(self, user_id: UUID, group_id: UUID) -> bool:
-        with self._store.transaction() as uow:
-            return _StoreFacts(uow.directory).is_group_member(user_id, group_id)
+        raise _FactsNeededError
+
+
+_NOT_YET_READ = _NotYetRead()
 
 
 def _authorize(uow: UnitOfWork, actor: Actor, action: str, *needs: Need) -> None:

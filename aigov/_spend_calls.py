@@ -22,6 +22,7 @@ from aigov.prices import (
 )
 from aigov.resolution import EffectiveBudget
 from aigov.spend import (
+    BudgetAndSpend,
     HoldRequest,
     Reservation,
     SpendStatus,
@@ -37,7 +38,9 @@ from aigov.spend import (
 __all__ = ["SpendCalls"]
 
 from aigov._service import (  # the facade's private helpers, shared by its parts
+    Call,
     Service,
+    StoreCall,
     _amount_micros,
     _check_actor,
     _found,
@@ -45,40 +48,48 @@ from aigov._service import (  # the facade's private helpers, shared by its part
     _model_key,
     _no_group,
     _page_size,
-    _retried,
     _token_usage,
 )
-from aigov.authorization import Need, authorize
+from aigov.authorization import Need
 
 
 class SpendCalls(Service):
     # -- budget resolution -----------------------------------------------------------------------
 
-    def effective_budget(self, user_id: UUID | str) -> EffectiveBudget:
+    def effective_budget(self, user_id: UUID | str) -> Call[EffectiveBudget]:
         """The limit that applies to the user now, the group their spend is attributed to, and
         where the limit came from (SPEC §7). NotFoundError for an unknown user. One store
         operation, as ``spend_status`` (on PostgreSQL one prepared statement)."""
-        self._require_feature()
+        yield from self._require_feature()
         key = as_uuid(user_id, "user_id")
         now = self._now()
-        policy = self._settings.budget_policy
-        found = _retried(self._store.budget_and_spend, key, self._period_of(now).start, now, policy)
+        found = yield from self._budget_and_spend(key, self._period_of(now).start, now)
         return _found(found, "user", key).effective
 
     # -- spend -----------------------------------------------------------------------------------
 
-    def spend_status(self, actor: Actor, user_id: UUID | str) -> SpendStatus:
+    def spend_status(self, actor: Actor, user_id: UUID | str) -> Call[SpendStatus]:
         """Where the user stands in the current period (SPEC §9): limit and source, effective
         group, period window, spent, held (live holds only) and remaining. Needs read user U."""
-        self._require_feature()
+        yield from self._require_feature()
         user = as_uuid(user_id, "user_id")
         _check_actor(actor)
         now = self._now()
         window = self._period_of(now)
-        authorize(actor, "read the spend of", [Need("read_user", user)], self._facts_on_demand)
-        policy = self._settings.budget_policy
-        found = _retried(self._store.budget_and_spend, user, window.start, now, policy)
+        yield from self._authorize_reading(actor, "read the spend of", Need("read_user", user))
+        found = yield from self._budget_and_spend(user, window.start, now)
         return spend_status_of(user, _found(found, "user", user), window)
+
+    def _budget_and_spend(
+        self, user: UUID, period_start: datetime, now: datetime
+    ) -> Call[BudgetAndSpend | None]:
+        policy = self._settings.budget_policy
+        return (
+            yield from StoreCall(
+                lambda store: store.budget_and_spend(user, period_start, now, policy),
+                lambda store: store.abudget_and_spend(user, period_start, now, policy),
+            )
+        )
 
     def record_usage(
         self,
@@ -89,14 +100,14 @@ class SpendCalls(Service):
         *,
         at: datetime | None = None,
         idempotency_key: str | None = None,
-    ) -> UsageRecord:
+    ) -> Call[UsageRecord]:
         """Record what a request used (SPEC §8.2): priced with the price in effect (snapshotted
         on the record), attributed to the user's effective group, added to the day's ledger and
         the period's counter, all in one transaction. A model without a known price is still
         recorded, its cost incomplete. The same ``idempotency_key`` again returns the original
         record with the same payload, and is ConflictError with another. NotFoundError for an
         unknown user, or one in no organization (there is no group to attribute spend to)."""
-        self._require_feature()
+        yield from self._require_feature()
         user = as_uuid(user_id, "user_id")
         key = _model_key(provider, model)
         tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
@@ -121,7 +132,7 @@ class SpendCalls(Service):
             )
 
         # Without a key a retry could not tell a lost first attempt from a second usage.
-        return self._run(work, idempotent=replay_key is not None)
+        return (yield from self._run(work, idempotent=replay_key is not None))
 
     def _usage_record(
         self,
@@ -179,30 +190,30 @@ class SpendCalls(Service):
         kept = uow.spend.add_budget_events(events)
         return record.model_copy(update={"threshold_events": tuple(kept)})
 
-    def pending_budget_events(self, *, limit: int = 100) -> Sequence[ThresholdCrossed]:
+    def pending_budget_events(self, *, limit: int = 100) -> Call[Sequence[ThresholdCrossed]]:
         """Threshold events not yet acknowledged, oldest first (SPEC §8.4): send each
         notification, then acknowledge it, so that it is sent once even across retries."""
-        self._require_feature()
+        yield from self._require_feature()
         count = _page_size(limit, at_most=1000)
-        return self._run(lambda uow: uow.spend.pending_budget_events(count))
+        return (yield from self._run(lambda uow: uow.spend.pending_budget_events(count)))
 
-    def ack_budget_events(self, ids: Iterable[UUID | str]) -> int:
+    def ack_budget_events(self, ids: Iterable[UUID | str]) -> Call[int]:
         """Acknowledge threshold events; return how many were pending (unknown ids count 0)."""
-        self._require_feature()
+        yield from self._require_feature()
         if isinstance(ids, str) or not isinstance(ids, Iterable):
             raise InvalidInputError("ids must be a collection of event ids")
         keys = [as_uuid(event_id, "event id") for event_id in ids]
-        return self._run(lambda uow: uow.spend.ack_budget_events(keys))
+        return (yield from self._run(lambda uow: uow.spend.ack_budget_events(keys)))
 
     def reserve(
         self, user_id: UUID | str, amount_micros: int, *, ttl: timedelta = timedelta(minutes=10)
-    ) -> Reservation:
+    ) -> Call[Reservation]:
         """Hold ``amount_micros`` of the user's budget for the current period, if
         ``spent + held + amount <= limit`` (SPEC §8.3): atomically, so that concurrent callers
         from any number of processes never hold more than the limit allows. With no limit it is
         always granted; with a limit of 0 never. BudgetExceededError when it does not fit. The
         hold stops counting at ``now + ttl``."""
-        self._require_feature()
+        yield from self._require_feature()
         user = as_uuid(user_id, "user_id")
         amount = _amount_micros(amount_micros, "amount_micros")
         if amount == 0:
@@ -220,8 +231,14 @@ class SpendCalls(Service):
         )
         # A TransientError rolled the whole operation back, and the hold's id is fixed: trying
         # again cannot make a second hold.
+        policy = self._settings.budget_policy
         outcome = _found(
-            _retried(self._store.reserve_if_fits, request, self._settings.budget_policy),
+            (
+                yield from StoreCall(
+                    lambda store: store.reserve_if_fits(request, policy),
+                    lambda store: store.areserve_if_fits(request, policy),
+                )
+            ),
             "user",
             user,
         )
@@ -247,15 +264,19 @@ class SpendCalls(Service):
         usage: TokenUsage | Mapping[str, int],
         *,
         ttl: timedelta = timedelta(minutes=10),
-    ) -> Reservation:
+    ) -> Call[Reservation]:
         """Reserve the priced expected usage of a request. A model without a known price for a
         kind used is UnknownPriceError (``unknown_price_policy="deny"``, the default), or
         reserves the priced part (``"allow"``). An estimate of 0 is InvalidInputError."""
-        self._require_feature()
+        yield from self._require_feature()
         key = _model_key(provider, model)
         tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
         prices = effective_prices(
-            self._run(lambda uow: uow.prices.list_model_prices(provider=key[0], model=key[1]))
+            (
+                yield from self._run(
+                    lambda uow: uow.prices.list_model_prices(provider=key[0], model=key[1])
+                )
+            )
         )
         estimate = cost_of(tokens, prices[0] if prices else None)
         if estimate.incomplete and self._settings.unknown_price_policy == "deny":
@@ -266,7 +287,7 @@ class SpendCalls(Service):
             )
         if estimate.micros == 0:
             raise InvalidInputError(f"the expected usage of {key[0]}/{key[1]} costs nothing")
-        return self.reserve(user_id, estimate.micros, ttl=ttl)
+        return (yield from self.reserve(user_id, estimate.micros, ttl=ttl))
 
     def settle(
         self,
@@ -276,13 +297,13 @@ class SpendCalls(Service):
         usage: TokenUsage | Mapping[str, int],
         *,
         at: datetime | None = None,
-    ) -> UsageRecord:
+    ) -> Call[UsageRecord]:
         """Record the actual usage of a reserved request and free its hold (SPEC §8.3). Spend
         goes to the effective group and period at settle time, in full (``overrun_micros`` says
         how much it passed the hold); the hold is freed from the counter it was taken on.
         Settling again returns the first record; after ``release`` it is ConflictError; an
         unknown reservation is NotFoundError. Settling after expiry still records the usage."""
-        self._require_feature()
+        yield from self._require_feature()
         key_id = as_uuid(reservation_id, "reservation_id")
         key = _model_key(provider, model)
         tokens = usage if isinstance(usage, TokenUsage) else _token_usage(usage)
@@ -307,12 +328,12 @@ class SpendCalls(Service):
             uow.spend.end_reservation(reservation, "settled")
             return record
 
-        return self._run(work)
+        return (yield from self._run(work))
 
-    def release(self, reservation_id: UUID | str) -> Reservation:
+    def release(self, reservation_id: UUID | str) -> Call[Reservation]:
         """Free a hold without recording spend; releasing again changes nothing. A settled
         reservation cannot be released (ConflictError); an unknown one is NotFoundError."""
-        self._require_feature()
+        yield from self._require_feature()
         key_id = as_uuid(reservation_id, "reservation_id")
 
         def work(uow: UnitOfWork) -> Reservation:
@@ -323,4 +344,4 @@ class SpendCalls(Service):
                 uow.spend.end_reservation(reservation, "released")
             return reservation.model_copy(update={"state": "released"})
 
-        return self._run(work)
+        return (yield from self._run(work))

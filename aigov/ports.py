@@ -11,10 +11,10 @@ reads (usage records, the ledger, counters, reservations) comes from ``Store.sna
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -43,6 +43,8 @@ from aigov.spend import (
     ThresholdCrossed,
     UsageRecord,
 )
+
+T = TypeVar("T")
 
 __all__ = [
     "AuditRepository",
@@ -453,4 +455,31 @@ class Store(Protocol):
         """The user's effective budget (SPEC §7, with ``policy``) with the spend and the live
         holds (not expired at ``now``) of its group's counter for the period starting at
         ``period_start``; 0 and 0 when the user has no group. None for an unknown user."""
+        ...
+
+    # -- the async twins (SPEC §13): the same contracts, awaited. They never block the event loop
+    # on I/O; async connections open lazily, in the loop that first uses them.
+
+    async def arun_in_transaction(self, work: Callable[[UnitOfWork], T]) -> T:
+        """``work`` in one unit of work, as ``transaction()`` runs a block: committed when it
+        returns, every write rolled back when it raises. ``work`` is synchronous (a unit of
+        work's repositories are); the store decides how to run it without blocking the loop
+        on I/O."""
+        ...
+
+    async def areserve_if_fits(
+        self, request: HoldRequest, policy: BudgetPolicy
+    ) -> HoldOutcome | None:
+        """``reserve_if_fits``, awaited."""
+        ...
+
+    async def abudget_and_spend(
+        self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> BudgetAndSpend | None:
+        """``budget_and_spend``, awaited."""
+        ...
+
+    async def aclose(self) -> None:
+        """``close``, and the async connections of the calling event loop too (each loop that
+        used the store closes its own). Closing twice is harmless."""
         ...

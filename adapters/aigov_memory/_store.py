@@ -8,9 +8,10 @@ unit of work that raises is undone from that log, so a failed call leaves nothin
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from aigov.ports import Store, StoreSnapshot, UnitOfWork
@@ -25,6 +26,8 @@ from aigov_memory._spend import MemorySpend
 from aigov_memory._tables import Tables, WriteLog
 
 __all__ = ["MemoryStore"]
+
+T = TypeVar("T")
 
 
 class _MemoryUnitOfWork(UnitOfWork):
@@ -101,3 +104,23 @@ class MemoryStore(Store):
 
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""
+
+    # The async twins run in the event loop itself: a unit of work here is a few dictionary
+    # operations under the lock, and does no I/O.
+
+    async def arun_in_transaction(self, work: Callable[[UnitOfWork], T]) -> T:
+        with self.transaction() as uow:
+            return work(uow)
+
+    async def areserve_if_fits(
+        self, request: HoldRequest, policy: BudgetPolicy
+    ) -> HoldOutcome | None:
+        return self.reserve_if_fits(request, policy)
+
+    async def abudget_and_spend(
+        self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> BudgetAndSpend | None:
+        return self.budget_and_spend(user_id, period_start, now, policy)
+
+    async def aclose(self) -> None:
+        self.close()

@@ -173,8 +173,10 @@ def shared_databases() -> TestDatabases:
 
 class _ThrowawayStore(PostgresStore):
     def __init__(self, databases: TestDatabases, url: URL, *, schema: str) -> None:
-        engine, hot_path_pool = connection_pools(url)  # as PostgresStore.from_url connects
-        super().__init__(engine, schema=schema, hot_path_pool=hot_path_pool)
+        engine, hot_path_pool, async_engine = connection_pools(url)  # as from_url connects
+        super().__init__(
+            engine, schema=schema, hot_path_pool=hot_path_pool, async_engine=async_engine
+        )
         self._databases = databases
         self._url = url
 

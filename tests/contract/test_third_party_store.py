@@ -10,9 +10,10 @@ store, a method no port names), these tests would fail: a store needs exactly th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import TypeVar
 from uuid import UUID
 
 import pytest
@@ -53,6 +54,8 @@ from aigov.spend import (
 )
 from aigov_contracts import StoreContract, equivalence_test, report_recomputation_test
 from aigov_memory import MemoryStore
+
+T = TypeVar("T")
 
 
 class _Directory(DirectoryRepository):
@@ -294,6 +297,22 @@ class PortsOnlyStore(Store):
         self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
     ) -> BudgetAndSpend | None:
         return self._inner.budget_and_spend(user_id, period_start, now, policy)
+
+    async def arun_in_transaction(self, work: Callable[[UnitOfWork], T]) -> T:
+        return await self._inner.arun_in_transaction(lambda uow: work(_UnitOfWork(uow)))
+
+    async def areserve_if_fits(
+        self, request: HoldRequest, policy: BudgetPolicy
+    ) -> HoldOutcome | None:
+        return await self._inner.areserve_if_fits(request, policy)
+
+    async def abudget_and_spend(
+        self, user_id: UUID, period_start: datetime, now: datetime, policy: BudgetPolicy
+    ) -> BudgetAndSpend | None:
+        return await self._inner.abudget_and_spend(user_id, period_start, now, policy)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _methods(cls: type) -> set[str]:
