@@ -14,7 +14,12 @@ A third party's whole test file::
 
 Contracts that need more than ``store`` are separate classes to inherit explicitly
 (``DirectoryConcurrencyContract`` and ``EnforcementConcurrencyContract`` need
-``store_factory``); ``equivalence_test`` checks a store against the reference ``MemoryStore``
+``store_factory``). Mixing ``AsyncFacade`` in before a test class runs its tests again, through
+``AsyncGovernance``::
+
+    class TestMyStoreThroughAsync(AsyncFacade, TestMyStore): ...
+
+``equivalence_test`` checks a store against the reference ``MemoryStore``
 with a Hypothesis state machine, and
 ``report_recomputation_test`` checks every report of random worlds against a brute-force
 recomputation from the usage records.
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from aigov_contracts.directory import DirectoryContract, StoreTransactionContract
     from aigov_contracts.enforcement import EnforcementContract
     from aigov_contracts.equivalence import equivalence_test
+    from aigov_contracts.facades import AsyncFacade, EventLoopThread, GovernanceFactory
     from aigov_contracts.prices import PriceBookContract
     from aigov_contracts.reports import ReportContract
     from aigov_contracts.resolution import ResolutionContract
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
     from aigov_contracts.store import StoreContract
 
 __all__ = [
+    "AsyncFacade",
     "AuditContract",
     "AuthorizationContract",
     "BudgetContract",
@@ -57,6 +64,8 @@ __all__ = [
     "DirectoryContract",
     "EnforcementConcurrencyContract",
     "EnforcementContract",
+    "EventLoopThread",
+    "GovernanceFactory",
     "ManualClock",
     "PriceBookContract",
     "ReportContract",
@@ -71,6 +80,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AsyncFacade": "aigov_contracts.facades",
     "AuditContract": "aigov_contracts.audit",
     "AuthorizationContract": "aigov_contracts.authorization",
     "BudgetContract": "aigov_contracts.budgets",
@@ -78,6 +88,8 @@ _HOMES = {
     "DirectoryContract": "aigov_contracts.directory",
     "EnforcementConcurrencyContract": "aigov_contracts.concurrency",
     "EnforcementContract": "aigov_contracts.enforcement",
+    "EventLoopThread": "aigov_contracts.facades",
+    "GovernanceFactory": "aigov_contracts.facades",
     "ManualClock": "aigov_contracts.clock",
     "PriceBookContract": "aigov_contracts.prices",
     "ReportContract": "aigov_contracts.reports",

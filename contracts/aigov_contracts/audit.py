@@ -20,6 +20,7 @@ from aigov import (
 from aigov.audit import AuditEntry
 from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
+from aigov_contracts.facades import GovernanceFactory
 
 __all__ = ["AuditContract"]
 
@@ -217,9 +218,11 @@ class AuditContract(DirectoryFixtures):
     def test_other_writers_are_filterable_by_their_sql_role(self, gov: Governance) -> None:
         assert entries(gov, actor_id="sql:postgres") == []
 
-    def test_audit_and_price_reads_are_not_feature_gated(self, store: Store, org: UUID) -> None:
+    def test_audit_and_price_reads_are_not_feature_gated(
+        self, facade: GovernanceFactory, store: Store, org: UUID
+    ) -> None:
         """SPEC §6.3: price-book, audit-log and directory calls work without the entitlement."""
-        ungated = Governance(store, entitlements=())
+        ungated = facade(store, entitlements=())
         ungated.apply_price_book([{"provider": "p", "model": "m", **PRICES}])
         assert ungated.get_model_price("p", "m") is not None
         assert ungated.audit_log(SYSTEM)[0].action == "seed"

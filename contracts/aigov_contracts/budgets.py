@@ -23,6 +23,7 @@ from aigov import (
 from aigov.money import MAX_MICROS
 from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
+from aigov_contracts.facades import GovernanceFactory
 
 __all__ = ["BudgetContract"]
 
@@ -235,9 +236,9 @@ class BudgetContract(DirectoryFixtures):
     # -- §6.3 the feature gate, and who may ------------------------------------------------------
 
     def test_without_the_entitlement_every_budget_call_is_disabled(
-        self, store: Store, org: UUID, member: UUID
+        self, facade: GovernanceFactory, store: Store, org: UUID, member: UUID
     ) -> None:
-        gov = Governance(store, entitlements=())
+        gov = facade(store, entitlements=())
         calls: list[Callable[[], object]] = [
             lambda: gov.get_group_budget(SYSTEM, org),
             lambda: gov.upsert_group_budget(SYSTEM, org, 1),

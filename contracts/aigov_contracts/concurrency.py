@@ -26,7 +26,9 @@ from aigov import (
     TokenUsage,
     UsageRecord,
 )
+from aigov_contracts._fixtures import GovernanceFixtures
 from aigov_contracts.clock import ManualClock
+from aigov_contracts.facades import GovernanceFactory
 
 __all__ = ["DirectoryConcurrencyContract", "EnforcementConcurrencyContract", "StoreFactory"]
 
@@ -36,16 +38,16 @@ ROUNDS = 25
 
 
 @pytest.mark.aigov_store_factory
-class DirectoryConcurrencyContract:
+class DirectoryConcurrencyContract(GovernanceFixtures):
     """Racing "join a group" against "leave the organization" from two store handles never
     leaves a group member outside the group's organization."""
 
     def test_join_group_racing_leave_organization_keeps_the_rule(
-        self, store_factory: StoreFactory
+        self, store_factory: StoreFactory, facade: GovernanceFactory
     ) -> None:
         stores = [store_factory(), store_factory()]
         try:
-            first, second = (Governance(s, entitlements={AI_GOVERNANCE}) for s in stores)
+            first, second = (facade(s, entitlements={AI_GOVERNANCE}) for s in stores)
             org, group = uuid4(), uuid4()
             first.create_organization(SYSTEM, org, "Acme")
             first.create_group(SYSTEM, group, org, "engineering")
@@ -209,18 +211,20 @@ def _race_to_end(
 
 
 @pytest.mark.aigov_store_factory
-class EnforcementConcurrencyContract:
+class EnforcementConcurrencyContract(GovernanceFixtures):
     """Reservations racing from many threads and store handles hold exactly what fits the limit,
     and settles and releases racing on the same holds leave the books balanced: no hold left,
     each settle counted once, usage, ledger and counters agreeing to the micro."""
 
     @pytest.fixture
-    def governances(self, store_factory: StoreFactory) -> Iterator[list[Governance]]:
+    def governances(
+        self, facade: GovernanceFactory, store_factory: StoreFactory
+    ) -> Iterator[list[Governance]]:
         """A facade on each of HANDLES store handles, all on one clock."""
         stores = [store_factory() for _ in range(HANDLES)]
         try:
             clock = ManualClock()
-            yield [Governance(s, entitlements={AI_GOVERNANCE}, clock=clock) for s in stores]
+            yield [facade(s, entitlements={AI_GOVERNANCE}, clock=clock) for s in stores]
         finally:
             for s in stores:
                 s.close()

@@ -23,6 +23,7 @@ from aigov.cost import TokenUsage
 from aigov.money import MAX_MICROS
 from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
+from aigov_contracts.facades import GovernanceFactory
 
 __all__ = ["EnforcementContract"]
 
@@ -145,9 +146,15 @@ class EnforcementContract(DirectoryFixtures):
         assert gov.spend_status(SYSTEM, member).remaining_micros == 0
 
     def test_a_settle_goes_to_the_period_and_group_of_settle_time_frees_where_held(
-        self, store: Store, org: UUID, group: UUID, member: UUID, clock: ManualClock
+        self,
+        facade: GovernanceFactory,
+        store: Store,
+        org: UUID,
+        group: UUID,
+        member: UUID,
+        clock: ManualClock,
     ) -> None:
-        gov = Governance(store, entitlements={"ai_governance"}, period="day", clock=clock)
+        gov = facade(store, entitlements={"ai_governance"}, period="day", clock=clock)
         gov.apply_price_book([{"provider": "p", "model": "m", **PER_MILLION}])
         hold = gov.reserve(member, 10, ttl=timedelta(days=2))
         gov.add_group_member(SYSTEM, member, group)
@@ -163,9 +170,9 @@ class EnforcementContract(DirectoryFixtures):
         }
 
     def test_reserve_for_prices_the_expected_usage(
-        self, store: Store, limited: UUID, clock: ManualClock
+        self, facade: GovernanceFactory, store: Store, limited: UUID, clock: ManualClock
     ) -> None:
-        deny = Governance(store, entitlements={"ai_governance"}, clock=clock)
+        deny = facade(store, entitlements={"ai_governance"}, clock=clock)
         assert deny.reserve_for(limited, "p", "m", TokenUsage(input_tokens=40)).amount_micros == 40
         with pytest.raises(UnknownPriceError):
             deny.reserve_for(limited, "p", "m", TokenUsage(input_tokens=1, output_tokens=1))
@@ -174,8 +181,10 @@ class EnforcementContract(DirectoryFixtures):
         with pytest.raises(InvalidInputError):
             deny.reserve_for(limited, "p", "m", TokenUsage(cache_read_tokens=10))
 
-    def test_reserve_for_may_reserve_the_priced_part(self, store: Store, member: UUID) -> None:
-        allow = Governance(store, entitlements={"ai_governance"}, unknown_price_policy="allow")
+    def test_reserve_for_may_reserve_the_priced_part(
+        self, facade: GovernanceFactory, store: Store, member: UUID
+    ) -> None:
+        allow = facade(store, entitlements={"ai_governance"}, unknown_price_policy="allow")
         allow.apply_price_book([{"provider": "p", "model": "m", **PER_MILLION}])
         hold = allow.reserve_for(member, "p", "m", TokenUsage(input_tokens=3, output_tokens=9))
         assert hold.amount_micros == 3
@@ -216,8 +225,10 @@ class EnforcementContract(DirectoryFixtures):
             with pytest.raises(NotFoundError):
                 call()
 
-    def test_enforcement_is_feature_gated(self, store: Store, member: UUID) -> None:
-        ungated = Governance(store, entitlements=())
+    def test_enforcement_is_feature_gated(
+        self, facade: GovernanceFactory, store: Store, member: UUID
+    ) -> None:
+        ungated = facade(store, entitlements=())
         for call in (
             lambda: ungated.reserve(member, 1),
             lambda: ungated.reserve_for(member, "p", "m", TokenUsage(input_tokens=1)),
@@ -286,9 +297,9 @@ class EnforcementContract(DirectoryFixtures):
         assert gov.pending_budget_events() == [pending[1]]
 
     def test_one_call_may_cross_several_percentages_and_holds_do_not(
-        self, store: Store, clock: ManualClock, org: UUID, member: UUID
+        self, facade: GovernanceFactory, store: Store, clock: ManualClock, org: UUID, member: UUID
     ) -> None:
-        gov = Governance(store, entitlements={"ai_governance"}, thresholds=(50, 90, 100),
+        gov = facade(store, entitlements={"ai_governance"}, thresholds=(50, 90, 100),
                          clock=clock)  # fmt: skip
         gov.upsert_group_budget(SYSTEM, org, 100)
         gov.apply_price_book([{"provider": "p", "model": "m", **PER_MILLION}])

@@ -1,8 +1,9 @@
 """The equivalence machine: every operation on two stores, the same answers from both.
 
 ``equivalence_test(candidate_factory)`` returns a Hypothesis ``RuleBasedStateMachine`` that applies
-each generated operation through ``Governance`` to the candidate store and to the reference
-(``MemoryStore``), asserts equal results or the same error class after every step, and checks the
+each generated operation to the candidate store (through ``Governance``, or ``AsyncGovernance``
+with ``candidate_facade="AsyncGovernance"``) and to the reference (``MemoryStore``, through
+``Governance``), asserts equal results or the same error class after every step, and checks the
 domain's laws on both stores as invariants. Use it as::
 
     TestMyStoreBehavesLikeMemory = equivalence_test(my_store_factory).TestCase
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import date, timedelta
 from functools import partial
 from itertools import count
@@ -34,6 +36,7 @@ from aigov.prices import PRICE_FIELDS
 from aigov_contracts import recomputation as again
 from aigov_contracts import strategies as ds
 from aigov_contracts.clock import ManualClock
+from aigov_contracts.facades import EventLoopThread, FacadeName, GovernanceFactory
 from aigov_memory import MemoryStore
 
 __all__ = ["equivalence_test"]
@@ -133,9 +136,13 @@ def _check_expanded_memberships(store: Store, snapshot: StoreSnapshot) -> None:
 def equivalence_test(
     candidate_factory: Callable[[], Store],
     reference_factory: Callable[[], Store] = MemoryStore,
+    *,
+    candidate_facade: FacadeName = "Governance",
 ) -> type[RuleBasedStateMachine]:
     """A state machine class checking that ``candidate_factory()`` stores behave like
-    ``reference_factory()`` ones. Each run gets a fresh store from each factory and closes both."""
+    ``reference_factory()`` ones. Each run gets a fresh store from each factory and closes both.
+    The reference is driven through ``Governance``, the candidate through ``candidate_facade``
+    (``"AsyncGovernance"``: awaited on an event loop of the run's own)."""
 
     class StoreEquivalence(RuleBasedStateMachine):
         organizations = Bundle("organizations")
@@ -148,14 +155,18 @@ def equivalence_test(
             self.clock = ManualClock()
             self.world_made = False
             self.stores = (candidate_factory(), reference_factory())
+            self.resources = ExitStack()
+            facades: tuple[GovernanceFactory, GovernanceFactory] = (Governance, Governance)
+            if candidate_facade == "AsyncGovernance":
+                facades = (self.resources.enter_context(EventLoopThread()).governance, Governance)
             self.govs = tuple(
-                Governance(
+                facade(
                     store,
                     entitlements={AI_GOVERNANCE},
                     clock=self.clock,
                     ids=partial(next, map(_sequential_id, count(1))),
                 )
-                for store in self.stores
+                for facade, store in zip(facades, self.stores, strict=True)
             )
 
         def both(self, operation: Callable[[Governance], Any]) -> Any:
@@ -558,6 +569,7 @@ def equivalence_test(
                 _check_spend_laws(snapshot)
 
         def teardown(self) -> None:
+            self.resources.close()
             for store in self.stores:
                 store.close()
 

@@ -22,6 +22,7 @@ from aigov import (
 from aigov.cost import TokenUsage
 from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
+from aigov_contracts.facades import GovernanceFactory
 
 __all__ = ["ReportContract"]
 
@@ -151,8 +152,10 @@ class ReportContract(DirectoryFixtures):
         gov.add_organization_member(SYSTEM, org_auditor, org, roles=["organization-auditor"])
         assert len(gov.group_summary(Actor.user(org_auditor), org)) == 2
 
-    def test_reports_are_feature_gated(self, store: Store, org: UUID, group: UUID) -> None:
-        ungated = Governance(store, entitlements=())
+    def test_reports_are_feature_gated(
+        self, facade: GovernanceFactory, store: Store, org: UUID, group: UUID
+    ) -> None:
+        ungated = facade(store, entitlements=())
         with pytest.raises(FeatureDisabledError):
             ungated.group_summary(SYSTEM, org)
         with pytest.raises(FeatureDisabledError):

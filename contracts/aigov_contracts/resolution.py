@@ -19,6 +19,7 @@ from aigov import (
 from aigov.resolution import EffectiveBudget
 from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
+from aigov_contracts.facades import GovernanceFactory
 
 __all__ = ["ResolutionContract"]
 
@@ -89,12 +90,17 @@ class ResolutionContract(DirectoryFixtures):
 
     @pytest.mark.parametrize(("policy", "expected"), [("highest", 30), ("lowest", 10)])
     def test_the_budget_policy_picks_among_the_users_groups(
-        self, store: Store, clock: ManualClock, policy: str, expected: int
+        self,
+        facade: GovernanceFactory,
+        store: Store,
+        clock: ManualClock,
+        policy: str,
+        expected: int,
     ) -> None:
-        gov = Governance(
+        gov = facade(
             store,
             entitlements={"ai_governance"},
-            budget_policy=policy,  # type: ignore[arg-type]
+            budget_policy=policy,
             clock=clock,
         )
         org, member = self.new_org(gov), uuid4()
@@ -168,20 +174,20 @@ class ResolutionContract(DirectoryFixtures):
             spend_limit_micros=10, group_id=live, source="group"
         )
 
-    def test_resolution_is_feature_gated(self, store: Store, member: UUID) -> None:
+    def test_resolution_is_feature_gated(
+        self, facade: GovernanceFactory, store: Store, member: UUID
+    ) -> None:
         with pytest.raises(FeatureDisabledError):
-            Governance(store, entitlements=()).effective_budget(member)
+            facade(store, entitlements=()).effective_budget(member)
 
     def test_every_governance_on_a_store_enforces_the_same_settings(
-        self, store: Store, member: UUID
+        self, facade: GovernanceFactory, store: Store, member: UUID
     ) -> None:
         """SPEC §8.0: the first settings stay; a Governance that disagrees is refused."""
-        first = Governance(store, entitlements={"ai_governance"}, period="week")
+        first = facade(store, entitlements={"ai_governance"}, period="week")
         first.effective_budget(member)
         assert first.settings.period == "week"
-        again = Governance(
-            store, entitlements={"ai_governance"}, period="week", thresholds=(100, 80)
-        )
+        again = facade(store, entitlements={"ai_governance"}, period="week", thresholds=(100, 80))
         assert again.effective_budget(member) == first.effective_budget(member)
         for different in (
             {"period": "month"},
@@ -189,7 +195,7 @@ class ResolutionContract(DirectoryFixtures):
             {"period": "week", "unknown_price_policy": "allow"},
             {"period": "week", "thresholds": (50,)},
         ):
-            refused = Governance(store, entitlements={"ai_governance"}, **different)
+            refused = facade(store, entitlements={"ai_governance"}, **different)
             with pytest.raises(ConflictError):
                 refused.effective_budget(member)
 
@@ -204,6 +210,8 @@ class ResolutionContract(DirectoryFixtures):
             {"thresholds": 80},
         ],
     )
-    def test_bad_settings_are_invalid_input(self, store: Store, bad: dict[str, object]) -> None:
+    def test_bad_settings_are_invalid_input(
+        self, facade: GovernanceFactory, store: Store, bad: dict[str, object]
+    ) -> None:
         with pytest.raises(InvalidInputError):
-            Governance(store, entitlements={"ai_governance"}, **bad)  # type: ignore[arg-type]
+            facade(store, entitlements={"ai_governance"}, **bad)

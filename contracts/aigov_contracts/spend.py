@@ -22,6 +22,7 @@ from aigov.cost import TokenUsage
 from aigov.money import MAX_MICROS
 from aigov_contracts.clock import ManualClock
 from aigov_contracts.directory import DirectoryFixtures
+from aigov_contracts.facades import GovernanceFactory
 
 __all__ = ["SpendContract"]
 
@@ -113,9 +114,9 @@ class SpendContract(DirectoryFixtures):
         assert sum(d.spend_micros for d in days) == 2 * first.cost_micros
 
     def test_spend_is_kept_per_utc_day_and_period(
-        self, store: Store, org: UUID, member: UUID, clock: ManualClock
+        self, facade: GovernanceFactory, store: Store, org: UUID, member: UUID, clock: ManualClock
     ) -> None:
-        gov = Governance(store, entitlements={"ai_governance"}, period="day", clock=clock)
+        gov = facade(store, entitlements={"ai_governance"}, period="day", clock=clock)
         gov.apply_price_book([{"provider": "acme", "model": "m1", **PRICES}])
         late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
         gov.record_usage(member, "acme", "m1", TokenUsage(input_tokens=1), at=late)
@@ -201,6 +202,8 @@ class SpendContract(DirectoryFixtures):
             gov.record_usage(member, "big", "b", TokenUsage(input_tokens=1))
         assert ledger(store)[0] == [first]
 
-    def test_recording_is_feature_gated(self, store: Store, member: UUID) -> None:
+    def test_recording_is_feature_gated(
+        self, facade: GovernanceFactory, store: Store, member: UUID
+    ) -> None:
         with pytest.raises(FeatureDisabledError):
-            Governance(store, entitlements=()).record_usage(member, "p", "m", TokenUsage())
+            facade(store, entitlements=()).record_usage(member, "p", "m", TokenUsage())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aigov_contracts import (
+    AsyncFacade,
     DirectoryConcurrencyContract,
     EnforcementConcurrencyContract,
     StoreContract,
@@ -40,3 +41,17 @@ class TestMemoryStoreEnforcementConcurrency(EnforcementConcurrencyContract):
     @pytest.fixture
     def store_factory(self):
         return _SameStore()
+
+
+class TestMemoryStoreThroughAsync(AsyncFacade, TestMemoryStore):
+    """The contracts through AsyncGovernance: its async store calls run in the event loop."""
+
+
+class TestMemoryStoreConcurrencyThroughAsync(AsyncFacade, TestMemoryStoreConcurrency):
+    pass
+
+
+class TestMemoryStoreEnforcementConcurrencyThroughAsync(
+    AsyncFacade, TestMemoryStoreEnforcementConcurrency
+):
+    pass

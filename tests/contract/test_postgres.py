@@ -7,6 +7,7 @@ import functools
 import pytest
 
 from aigov_contracts import (
+    AsyncFacade,
     DirectoryConcurrencyContract,
     EnforcementConcurrencyContract,
     StoreContract,
@@ -36,3 +37,18 @@ class TestPostgresStoreEnforcementConcurrency(EnforcementConcurrencyContract):
         return functools.partial(
             PostgresStore.from_url, postgres_url.render_as_string(hide_password=False)
         )
+
+
+class TestPostgresStoreThroughAsync(AsyncFacade, TestPostgresStore):
+    """The contracts through AsyncGovernance: the hot path on psycopg's AsyncConnectionPool,
+    units of work on SQLAlchemy's asyncio engine."""
+
+
+class TestPostgresStoreConcurrencyThroughAsync(AsyncFacade, TestPostgresStoreConcurrency):
+    pass
+
+
+class TestPostgresStoreEnforcementConcurrencyThroughAsync(
+    AsyncFacade, TestPostgresStoreEnforcementConcurrency
+):
+    pass

@@ -1,4 +1,5 @@
-"""PostgresStore behaves exactly like the reference MemoryStore, step by step."""
+"""PostgresStore behaves exactly like the reference MemoryStore, step by step, through
+Governance and through AsyncGovernance."""
 
 from __future__ import annotations
 
@@ -16,3 +17,6 @@ def postgres_store() -> PostgresStore:
 
 
 TestMemoryVsPostgres = equivalence_test(postgres_store).TestCase
+TestMemoryVsPostgresThroughAsync = equivalence_test(
+    postgres_store, candidate_facade="AsyncGovernance"
+).TestCase
