@@ -200,18 +200,24 @@ class HotPathPool:
                     self._pool = ConnectionPool(
                         self._conninfo,
                         connection_class=self._connection_class,
-                        kwargs=self._kwargs,
-                        min_size=0,
-                        max_size=self._size,
-                        timeout=self._timeout,
-                        max_idle=self._max_idle,
-                        max_lifetime=self._max_lifetime,
+                        **self._pool_options(),
                         configure=_configure,
                         name="aigov hot path",
                         open=True,
                     )
                 pool = self._pool
         return pool
+
+    def _pool_options(self) -> dict[str, Any]:
+        """What the threads' pool and every loop's pool share: size, timeouts and lifetimes."""
+        return {
+            "kwargs": self._kwargs,
+            "min_size": 0,
+            "max_size": self._size,
+            "timeout": self._timeout,
+            "max_idle": self._max_idle,
+            "max_lifetime": self._max_lifetime,
+        }
 
     async def async_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
         """The calling event loop's pool, opened if it was not. A pool serves the loop that
@@ -227,12 +233,7 @@ class HotPathPool:
             pool = AsyncConnectionPool(
                 self._conninfo,
                 connection_class=self._async_connection_class,
-                kwargs=self._kwargs,
-                min_size=0,
-                max_size=self._size,
-                timeout=self._timeout,
-                max_idle=self._max_idle,
-                max_lifetime=self._max_lifetime,
+                **self._pool_options(),
                 configure=_aconfigure,
                 name="aigov async hot path",
                 open=False,
