@@ -129,12 +129,13 @@ class TestDatabases:
             return self._template
 
     def create(self) -> URL:
-        """A new database with every schema migrated; its URL."""
+        """A new database with every schema migrated; its URL. Cloned by ``WAL_LOG``: for a
+        template this small it is about twice as fast as ``FILE_COPY``, which checkpoints."""
         template = self._ensure_template()
         name = f"{self._prefix}_{uuid.uuid4().hex[:12]}"
         self._execute(
             f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(template)} "
-            "STRATEGY FILE_COPY"
+            "STRATEGY WAL_LOG"
         )
         with self._lock:
             self._created.add(name)

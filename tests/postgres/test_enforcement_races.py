@@ -24,7 +24,7 @@ LIMIT, AMOUNT = 1_000, 60  # 16 holds fit, the 17th does not
 PRICE = {"input_price": 1_000_000, "output_price": 0, "cache_read_price": 0, "cache_write_price": 0}
 
 
-def world(url: URL) -> UUID:
+def world(url: URL, *, limit: int = LIMIT) -> UUID:
     store = PostgresStore.from_url(url)
     try:
         gov = Governance(store, entitlements={AI_GOVERNANCE})
@@ -32,7 +32,7 @@ def world(url: URL) -> UUID:
         gov.create_organization(SYSTEM, org, "Acme")
         gov.create_user(SYSTEM, user, "spender")
         gov.add_organization_member(SYSTEM, user, org)
-        gov.upsert_group_budget(SYSTEM, org, LIMIT)
+        gov.upsert_group_budget(SYSTEM, org, limit)
         gov.apply_price_book([{"provider": "p", "model": "m", **PRICE}])
         return user
     finally:
