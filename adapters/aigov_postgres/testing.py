@@ -134,8 +134,7 @@ class TestDatabases:
         template = self._ensure_template()
         name = f"{self._prefix}_{uuid.uuid4().hex[:12]}"
         self._execute(
-            f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(template)} "
-            "STRATEGY WAL_LOG"
+            f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(template)} STRATEGY WAL_LOG"
         )
         with self._lock:
             self._created.add(name)

@@ -56,7 +56,8 @@ def test_each_twin_waits_by_awaiting_with_the_same_signature(name: str):
     sync, twin = getattr(Governance, name), getattr(AsyncGovernance, name)
     sync_signature, twin_signature = inspect.signature(sync), inspect.signature(twin)
 
-    assert not inspect.iscoroutinefunction(sync) and not inspect.isasyncgenfunction(sync)
+    assert not inspect.iscoroutinefunction(sync)
+    assert not inspect.isasyncgenfunction(sync)
     assert twin_signature.parameters == sync_signature.parameters
     assert twin.__doc__ == sync.__doc__
     if _is_stream(sync):
