@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from unittest import mock
 from uuid import UUID
 
@@ -36,12 +36,15 @@ from aigov_postgres import PostgresStore
 from benchmarks._support import Databases, count_round_trips, driver_dsn, percentile
 
 __all__ = [
+    "CallerKind",
     "Driven",
     "FloorConnections",
     "HotPathReport",
     "Measurement",
     "implementations",
+    "reserve_parameters",
     "run",
+    "status_parameters",
 ]
 
 ORGANIZATION = UUID("00000000-0000-4000-8000-000000000001")  # its Everyone group has this id
@@ -215,17 +218,16 @@ unheld AS (
 Executor = psycopg.Connection[Any] | psycopg.Cursor[Any]
 
 
-def floor_resolve_and_spend(connection: Executor, user: UUID) -> tuple[Any, ...]:
+def status_parameters(user: UUID) -> dict[str, Any]:
+    """``RESOLVE_AND_SPEND``'s parameters for ``user`` now."""
     now = datetime.now(UTC)
-    params = {"user": user, "period": period_window(now, "month").start, "now": now}
-    row = connection.execute(RESOLVE_AND_SPEND, params, prepare=True).fetchone()
-    assert row is not None
-    return tuple(row)
+    return {"user": user, "period": period_window(now, "month").start, "now": now}
 
 
-def floor_reserve(connection: Executor, user: UUID, amount: int, statement: str = RESERVE) -> bool:
+def reserve_parameters(user: UUID, amount: int) -> dict[str, Any]:
+    """A reserve floor's parameters: a hold of ``amount`` for ``user`` now, for 10 minutes."""
     now = datetime.now(UTC)
-    params = {
+    return {
         "user": user,
         "period": period_window(now, "month").start,
         "now": now,
@@ -233,7 +235,17 @@ def floor_reserve(connection: Executor, user: UUID, amount: int, statement: str 
         "amount": amount,
         "id": uuid.uuid4(),
     }
-    row = connection.execute(statement, params, prepare=True).fetchone()
+
+
+def floor_resolve_and_spend(connection: Executor, user: UUID) -> tuple[Any, ...]:
+    row = connection.execute(RESOLVE_AND_SPEND, status_parameters(user), prepare=True).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def floor_reserve(connection: Executor, user: UUID, amount: int, statement: str = RESERVE) -> bool:
+    parameters = reserve_parameters(user, amount)
+    row = connection.execute(statement, parameters, prepare=True).fetchone()
     assert row is not None
     return bool(row[0])
 
@@ -353,10 +365,14 @@ class Profile:
     top: list[tuple[str, float, float]]
 
 
+CallerKind = Literal["threads", "processes", "tasks"]
+
+
 @dataclass
 class HotPathReport:
-    measurements: list[Measurement] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)  # callers as threads
     processes: list[Measurement] = field(default_factory=list)  # callers as processes
+    tasks: list[Measurement] = field(default_factory=list)  # callers as tasks of one loop
     resolution: dict[str, Measurement] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
     checks: int = 0
@@ -368,9 +384,9 @@ class HotPathReport:
         users: str,
         callers: int,
         *,
-        processes: bool = False,
+        callers_are: CallerKind = "threads",
     ) -> Measurement:
-        for m in self.processes if processes else self.measurements:
+        for m in self.of(callers_are):
             if (m.operation, m.implementation, m.users, m.callers) == (
                 operation,
                 implementation,
@@ -379,6 +395,12 @@ class HotPathReport:
             ):
                 return m
         raise KeyError((operation, implementation, users, callers))
+
+    def of(self, callers_are: CallerKind) -> list[Measurement]:
+        """The measurements whose callers were threads, processes or tasks."""
+        return {"threads": self.measurements, "processes": self.processes, "tasks": self.tasks}[
+            callers_are
+        ]
 
 
 class FloorConnections:
@@ -545,8 +567,9 @@ def run(databases: Databases, *, quick: bool, log: Callable[[str], None]) -> Hot
         asking = [*users[USERS : USERS + 20], users[USERS]]
         report.checks += _check_floors(governance, dsn, asking, users[USERS - 3 : USERS])
         _measure(report, governance, in_memory, floors, users, quick, log)
-        from benchmarks import processes  # noqa: PLC0415 - it builds on this module
+        from benchmarks import async_tasks, processes  # noqa: PLC0415 - they build on this
 
+        async_tasks.measure(report, store, users, quick, log)
         processes.measure(report, url, users, quick, log)
         report.profiles = _profiles(url, users, quick)
         _resolution(report, governance, users[:USERS], dsn, quick, log)

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks import async_tasks
 from benchmarks.export_memory import ExportReport
-from benchmarks.hot_path import CONCURRENCY, RETIRING, HotPathReport, Measurement
+from benchmarks.hot_path import CONCURRENCY, RETIRING, CallerKind, HotPathReport, Measurement
 from benchmarks.seed_strategies import DEFAULT, FLOOR, SCENARIOS, STRATEGIES, SeedReport
 
 __all__ = ["Results", "write"]
@@ -172,7 +173,7 @@ def _hot_path(report: HotPathReport) -> list[str]:
         " reserve reads the counter in a second statement (none is refused here). Every"
         " statement is one round trip once prepared.",
         "",
-        *_table(report, processes=False),
+        *_table(report, callers_are="threads"),
     ]
     if report.processes:
         lines += [
@@ -186,7 +187,21 @@ def _hot_path(report: HotPathReport) -> list[str]:
             " share the CPU with each other and with the server, so here too a call's latency"
             " grows with the client CPU it takes (here the caller processes' CPU, summed).",
             "",
-            *_table(report, processes=True),
+            *_table(report, callers_are="processes"),
+        ]
+    if report.tasks:
+        lines += [
+            "",
+            "### Callers as tasks of one event loop",
+            "",
+            "The same calls, 1,000 users, through `AsyncGovernance`"
+            " (`benchmarks/async_tasks.py`): 1, 16 and 64 tasks of one asyncio loop, on the"
+            " loop's `psycopg_pool.AsyncConnectionPool` of 16 connections, the floors written"
+            " for `psycopg.AsyncConnection` on that same pool. One thread does every task's"
+            " work, so no caller waits for the GIL; a task waiting on its round trip lets the"
+            " next one run. Six interleaved rounds each, of 400 calls or 50 per task.",
+            "",
+            *_table(report, callers_are="tasks"),
         ]
     lines += ["", "### Resolution at 1,000 and 1,000,000 users", ""]
     lines += ["| users | p50 ms | p99 ms | calls |", "|---|---:|---:|---:|"]
@@ -213,19 +228,19 @@ def _hot_path(report: HotPathReport) -> list[str]:
     return lines
 
 
-def _table(report: HotPathReport, *, processes: bool) -> list[str]:
+def _table(report: HotPathReport, *, callers_are: CallerKind) -> list[str]:
     lines = [
         "| operation | implementation | users | callers | p50 ms | p99 ms | calls/s |"
         " client CPU µs/call | p50 ratio to the floor doing the same work | reserve: p50 ratio"
         " to the statement retiring nothing |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for m in report.processes if processes else report.measurements:
+    for m in report.of(callers_are):
         ratios = [
             f"{m.p50 / floor.p50:.2f}×" if floor is not None else ""
             for floor in (
-                _floor(report, m, SAME_WORK, processes=processes),
-                _floor(report, m, MINIMAL, processes=processes),
+                _floor(report, m, SAME_WORK, callers_are=callers_are),
+                _floor(report, m, MINIMAL, callers_are=callers_are),
             )
         ]
         lines.append(
@@ -241,13 +256,17 @@ MINIMAL = {"reserve": "hand-written statement"}
 
 
 def _floor(
-    report: HotPathReport, m: Measurement, floors: dict[str, str], *, processes: bool = False
+    report: HotPathReport,
+    m: Measurement,
+    floors: dict[str, str],
+    *,
+    callers_are: CallerKind = "threads",
 ) -> Measurement | None:
     """The floor ``m`` is compared with, if any: none for a floor itself or SELECT 1."""
     name = floors.get(m.operation)
     if name is None or m.implementation in (*SAME_WORK.values(), *MINIMAL.values()):
         return None
-    return report.find(m.operation, name, m.users, m.callers, processes=processes)
+    return report.find(m.operation, name, m.users, m.callers, callers_are=callers_are)
 
 
 def _acceptance_hot(report: HotPathReport) -> list[str]:
@@ -272,6 +291,7 @@ def _acceptance_hot(report: HotPathReport) -> list[str]:
                         f" {ours.p50 / minimal.p50:.2f}×"
                     )
                 lines.append(line + ".")
+    lines += _acceptance_tasks(report)
     sizes = list(report.resolution.values())
     if len(sizes) == 2:
         ratio = sizes[1].p50 / sizes[0].p50
@@ -279,6 +299,37 @@ def _acceptance_hot(report: HotPathReport) -> list[str]:
         lines.append(
             f"- Resolution at {sizes[1].users} vs {sizes[0].users}: p50 {_ms(sizes[1].p50)} ms"
             f" vs {_ms(sizes[0].p50)} ms, {ratio:.2f}× ({verdict}: ≤ 1.2×)."
+        )
+    return lines
+
+
+def _acceptance_tasks(report: HotPathReport) -> list[str]:
+    """Issue 19: async p50 within 1.3 times its async floor; 64 tasks at least as many calls/s
+    as 16 threads of the sync path."""
+    if not report.tasks:
+        return []
+    lines = []
+    for operation in ("reserve", "resolve + spend"):
+        for tasks in async_tasks.CONCURRENCY:
+            ours = report.find(
+                operation, "aigov, Postgres", "1,000 users", tasks, callers_are="tasks"
+            )
+            floor = _floor(report, ours, SAME_WORK, callers_are="tasks")
+            assert floor is not None
+            ratio = ours.p50 / floor.p50
+            lines.append(
+                f"- Async {operation}, {tasks} task(s): p50 {_ms(ours.p50)} ms vs"
+                f" {_ms(floor.p50)} ms ({floor.implementation}, async), {ratio:.2f}×"
+                f" ({'holds' if ratio <= 1.3 else 'FAILS'}: ≤ 1.3×{_per_round(ours, floor)})."
+            )
+        most = max(async_tasks.CONCURRENCY)
+        ours = report.find(operation, "aigov, Postgres", "1,000 users", most, callers_are="tasks")
+        threads = report.find(operation, "aigov, Postgres", "1,000 users", max(CONCURRENCY))
+        verdict = "holds" if ours.throughput >= threads.throughput else "FAILS"
+        lines.append(
+            f"- Async {operation}, {most} tasks: {ours.throughput:,.0f} calls/s vs"
+            f" {threads.throughput:,.0f} calls/s of the sync path at {max(CONCURRENCY)} threads"
+            f" ({verdict}: at least as many)."
         )
     return lines
 
