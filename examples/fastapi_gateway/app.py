@@ -2,7 +2,9 @@
 
 Every chat request holds its worst-case cost before the LLM is called, so that concurrent requests
 of one user (from any number of workers) can never spend past the limit together; it then settles
-what the call really used, or releases the hold when the call failed.
+what the call really used, or releases the hold when the call failed or the request was
+cancelled. The routes are ``async def`` over an ``AsyncGovernance``: aigov and the LLM are awaited
+on the event loop, with no thread per request.
 
 How aigov's errors become HTTP answers is decided in one place, ``error_response``:
 
@@ -41,6 +43,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
+import anyio
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -50,10 +53,10 @@ from aigov import (
     Actor,
     AigovError,
     AmountOutOfRangeError,
+    AsyncGovernance,
     BudgetExceededError,
     FeatureDisabledError,
     ForbiddenError,
-    Governance,
     InvalidInputError,
     NotFoundError,
     Reservation,
@@ -99,41 +102,51 @@ class ChatResponse(BaseModel):
 
 
 def create_app(
-    gov: Governance,
+    gov: AsyncGovernance,
     llm: LLM,
     *,
     hold_ttl: timedelta = timedelta(minutes=10),
     lifespan: Lifespan[FastAPI] | None = None,
 ) -> FastAPI:
-    """The gateway over one ``Governance`` (one per process: it is thread-safe, and on
-    PostgreSQL it owns the connection pool). ``hold_ttl`` must outlast the LLM call's timeout:
-    a hold whose request was lost (a crash before settle) stops counting at its expiry.
+    """The gateway over one ``AsyncGovernance`` (one per process; on PostgreSQL it owns the
+    connection pools). ``hold_ttl`` must outlast the LLM call's timeout: a hold whose request
+    was lost (a crash before settle) stops counting at its expiry.
 
-    The endpoints are plain ``def``: aigov's API is synchronous, and FastAPI runs them in its
-    thread pool, off the event loop."""
+    The endpoints are ``async def`` and await aigov and the LLM on the event loop: no thread
+    per request. ``lifespan`` is the app's; the one that starts the process should
+    ``await gov.aclose()`` at shutdown (``main.from_environment``'s does)."""
     app = FastAPI(title="aigov example gateway", lifespan=lifespan)
     app.add_exception_handler(AigovError, _handle)
     app.add_exception_handler(LLMError, _handle)
 
     @app.post("/v1/chat")
-    def chat(request: ChatRequest, user_id: UserId) -> ChatResponse:
-        """Reserve the worst case, call the LLM, settle the actual usage (or release)."""
+    async def chat(request: ChatRequest, user_id: UserId) -> ChatResponse:
+        """Reserve the worst case, call the LLM, settle the actual usage (or release).
+
+        When the LLM call fails, or the request is cancelled meanwhile (by a middleware's
+        cancel scope when the client went away, by a timeout), the hold is released before the
+        error goes on: nothing was spent. The release is shielded, as a cancelled anyio scope
+        would cancel its awaits too; so is the settle, as a call that finished was billed. A
+        hold lost even so (the process died, the store was down, an asyncio ``Task.cancel()``
+        hit the release itself) stops counting when its ``hold_ttl`` runs out."""
         provider, model = request.provider, request.model
         worst = TokenUsage(
             input_tokens=llm.count_tokens(provider, model, request.prompt),
             output_tokens=request.max_tokens,
         )
-        hold = _reserve(gov, user_id, provider, model, worst, ttl=hold_ttl)
+        hold = await _reserve(gov, user_id, provider, model, worst, ttl=hold_ttl)
         try:
-            completion = llm.complete(provider, model, request.prompt, request.max_tokens)
+            completion = await llm.complete(provider, model, request.prompt, request.max_tokens)
         except BaseException:
             if hold is not None:
-                gov.release(hold.id)  # nothing was spent: free the hold now, not at its expiry
+                with anyio.CancelScope(shield=True):
+                    await gov.release(hold.id)  # nothing was spent: free it now, not at expiry
             raise
-        if hold is None:
-            record = gov.record_usage(user_id, provider, model, completion.usage)
-        else:
-            record = gov.settle(hold.id, provider, model, completion.usage)
+        with anyio.CancelScope(shield=True):
+            if hold is None:
+                record = await gov.record_usage(user_id, provider, model, completion.usage)
+            else:
+                record = await gov.settle(hold.id, provider, model, completion.usage)
         return ChatResponse(
             text=completion.text,
             input_tokens=record.input_tokens,
@@ -142,15 +155,15 @@ def create_app(
         )
 
     @app.get("/v1/budget")
-    def budget(user_id: UserId) -> SpendStatus:
+    async def budget(user_id: UserId) -> SpendStatus:
         """The caller's limit, spend, holds and what remains this period."""
-        return gov.spend_status(Actor.user(user_id), user_id)
+        return await gov.spend_status(Actor.user(user_id), user_id)
 
     return app
 
 
-def _reserve(
-    gov: Governance,
+async def _reserve(
+    gov: AsyncGovernance,
     user_id: UUID,
     provider: str,
     model: str,
@@ -160,13 +173,16 @@ def _reserve(
 ) -> Reservation | None:
     """A hold on the worst case, or None when the worst case costs nothing (a model priced at
     0): aigov holds no empty amounts (``reserve_for`` calls that InvalidInputError), and there is
-    nothing to protect, so the request runs and its usage is recorded afterwards."""
+    nothing to protect, so the request runs and its usage is recorded afterwards.
+
+    A request cancelled while ``reserve_for`` is in flight holds nothing, or a hold that
+    expires by its ``ttl`` (SPEC §13)."""
     try:
-        return gov.reserve_for(user_id, provider, model, worst, ttl=ttl)
+        return await gov.reserve_for(user_id, provider, model, worst, ttl=ttl)
     except AmountOutOfRangeError:
         raise
     except InvalidInputError:
-        if cost_of(worst, gov.get_model_price(provider, model)).micros > 0:
+        if cost_of(worst, await gov.get_model_price(provider, model)).micros > 0:
             raise  # refused for another reason than a free estimate
         return None
 

@@ -2,7 +2,9 @@
 
 The gateway needs two things from a provider: a token count of the prompt before the call (to
 reserve the worst case) and the usage the call really had (to settle it). Providers offer both
-(a token-counting endpoint or a local tokenizer, and usage on every response).
+(a token-counting endpoint or a local tokenizer, and usage on every response). The call is a
+coroutine, as a provider's async SDK makes it; the count is a plain call, as a local tokenizer
+makes it (a token-counting endpoint would make it a coroutine too).
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ class LLMError(Exception):
 
 
 class LLM(Protocol):
-    """What the gateway calls; a real implementation wraps a provider's SDK."""
+    """What the gateway calls; a real implementation wraps a provider's async SDK."""
 
     def count_tokens(self, provider: str, model: str, prompt: str) -> int:
         """How many input tokens the prompt is for this model."""
         ...
 
-    def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
+    async def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
         """Run the prompt, writing at most ``max_tokens``; LLMError when the call fails."""
         ...
 
@@ -47,7 +49,7 @@ class EchoLLM:
     def count_tokens(self, provider: str, model: str, prompt: str) -> int:
         return max(1, len(prompt.split()))
 
-    def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
+    async def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
         words = prompt.split()[:max_tokens]
         usage = TokenUsage(
             input_tokens=self.count_tokens(provider, model, prompt), output_tokens=len(words)

@@ -1,11 +1,13 @@
 """The gateway as a server process runs it: ``uvicorn --factory fastapi_gateway:from_environment``.
 
-One store and one ``Governance`` per process, built before the first request; the schema is
-migrated and the price book refreshed at startup, and the pool closed at shutdown.
+One store and one ``AsyncGovernance`` per process, built before the first request; the schema is
+migrated and the price book refreshed at startup (neither blocks the event loop), and the store's
+connections are closed at shutdown (``await gov.aclose()``, on the loop that used them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +15,7 @@ from uuid import UUID
 
 from fastapi import FastAPI
 
-from aigov import AI_GOVERNANCE, Actor, Governance, Store
+from aigov import AI_GOVERNANCE, Actor, AsyncGovernance, Store
 from aigov_memory import MemoryStore
 from aigov_postgres import PostgresStore
 from fastapi_gateway.app import create_app
@@ -31,27 +33,29 @@ def from_environment() -> FastAPI:
     a provider's client in its place."""
     url = os.environ.get("AIGOV_DATABASE_URL")
     store: Store = MemoryStore() if url is None else PostgresStore.from_url(url)
-    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    gov = AsyncGovernance(store, entitlements={AI_GOVERNANCE})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Safe in every worker at once: migrations serialize on an advisory lock, and a price
         # book that did not change writes nothing (not even an audit entry).
-        if isinstance(store, PostgresStore):
-            store.migrate()
-        else:
-            _demo_directory(gov)
-        gov.apply_price_book()  # the embedded seed; pass the JSON of a fresher one instead
-        yield
-        store.close()
+        try:
+            if isinstance(store, PostgresStore):
+                await asyncio.to_thread(store.migrate)  # sync only, and seldom: off the loop
+            else:
+                await _demo_directory(gov)
+            await gov.apply_price_book()  # the embedded seed, or the JSON of a fresher one
+            yield
+        finally:
+            await gov.aclose()  # on the loop that served: its connections, then the store's
 
     return create_app(gov, EchoLLM(), lifespan=lifespan)
 
 
-def _demo_directory(gov: Governance) -> None:
+async def _demo_directory(gov: AsyncGovernance) -> None:
     """What the host's identity sync writes on a real deployment."""
     system, organization = Actor.system(), UUID("00000000-0000-4000-8000-00000000000a")
-    gov.create_organization(system, organization, "Demo", is_default=True)
-    gov.create_user(system, DEMO_USER_ID, "demo")
-    gov.add_organization_member(system, DEMO_USER_ID, organization)
-    gov.upsert_group_budget(system, organization, 1_000_000)
+    await gov.create_organization(system, organization, "Demo", is_default=True)
+    await gov.create_user(system, DEMO_USER_ID, "demo")
+    await gov.add_organization_member(system, DEMO_USER_ID, organization)
+    await gov.upsert_group_budget(system, organization, 1_000_000)

@@ -1,26 +1,37 @@
 """The example gateway through HTTP, on both stores: within budget it serves and records, over
-budget it is 402 and records nothing, a failed LLM call frees its hold, concurrent requests never
-hold more than the limit, and bad input is a 4xx, never a 500."""
+budget it is 402 and records nothing, a failed or cancelled LLM call frees its hold, concurrent
+requests never hold more than the limit, bad input is a 4xx, never a 500, and a gateway that shut
+down leaves no connection open.
+
+The app gets an ``AsyncGovernance``; the directory is written through a ``Governance`` on the same
+store, as a host's sync identity sync would."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
+import anyio
+import httpx2
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import URL
+from starlette.types import Lifespan
 
 from aigov import (
     AI_GOVERNANCE,
     Actor,
     AigovError,
     AmountOutOfRangeError,
+    AsyncGovernance,
     BudgetExceededError,
     ConflictError,
     FeatureDisabledError,
@@ -38,6 +49,7 @@ from aigov_memory import MemoryStore
 from aigov_postgres import PostgresStore
 from fastapi_gateway import (
     DEMO_USER_ID,
+    LLM,
     Completion,
     EchoLLM,
     LLMError,
@@ -70,10 +82,57 @@ LIMIT = 1_000
 
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.aigov_postgres)])
-def store(request: pytest.FixtureRequest) -> Store:
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
-        return MemoryStore()
-    return request.getfixturevalue("postgres_store")
+        yield MemoryStore()
+        return
+    # Not the postgres_store fixture: closing that one drops its database, and the gateway's
+    # shutdown closes the store (the next call reopens it); postgres_url drops it at the end.
+    store = PostgresStore.from_url(request.getfixturevalue("postgres_url"))
+    yield store
+    store.close()
+
+
+def _backends_left(store: PostgresStore) -> int:
+    """Backends of the store's database other than the one asking, once those of connections
+    just closed have had a moment to exit."""
+    deadline = time.monotonic() + 5
+    while True:
+        with store.engine.connect() as connection:
+            count = int(
+                connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).scalar_one()
+            )
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.01)
+
+
+def _closing(gov: AsyncGovernance) -> Lifespan[FastAPI]:
+    """A lifespan that closes ``gov`` at shutdown, on the loop that served the requests."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await gov.aclose()
+
+    return lifespan
+
+
+@contextmanager
+def serving(
+    store: Store, llm: LLM, *, entitlements: frozenset[str] = frozenset({AI_GOVERNANCE}), **options
+) -> Iterator[TestClient]:
+    """The gateway over an ``AsyncGovernance`` on ``store``, in a TestClient. Its event loop
+    (the TestClient's portal thread) ends with the block; the lifespan closes the governance
+    first, and on PostgreSQL the database then sees no connection of the store."""
+    gov = AsyncGovernance(store, entitlements=entitlements, **options)
+    with TestClient(create_app(gov, llm, lifespan=_closing(gov))) as client:
+        yield client
+    if isinstance(store, PostgresStore):
+        assert _backends_left(store) == 0
 
 
 class RecordingLLM(EchoLLM):
@@ -83,11 +142,11 @@ class RecordingLLM(EchoLLM):
         self.calls = 0
         self.error: BaseException | None = None
 
-    def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
+    async def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
         self.calls += 1
         if self.error is not None:
             raise self.error
-        return super().complete(provider, model, prompt, max_tokens)
+        return await super().complete(provider, model, prompt, max_tokens)
 
 
 @dataclass
@@ -130,11 +189,11 @@ def _directory(gov: Governance, organization: UUID, user: UUID, limit: int) -> N
 
 @pytest.fixture
 def gateway(store: Store) -> Iterator[Gateway]:
-    gov = Governance(store, entitlements={AI_GOVERNANCE})
+    gov = Governance(store, entitlements={AI_GOVERNANCE})  # the directory's writer
     llm = RecordingLLM()
     user, organization = uuid4(), uuid4()
     _directory(gov, organization, user, LIMIT)
-    with TestClient(create_app(gov, llm)) as client:
+    with serving(store, llm) as client:
         yield Gateway(store, gov, client, llm, user, organization)
 
 
@@ -206,19 +265,70 @@ def test_an_unexpected_llm_error_releases_the_hold_too(gateway: Gateway):
 
 class GatedLLM(EchoLLM):
     """Holds every call until the test opens the gate, so that all requests are in flight (and
-    their holds taken) at once."""
+    their holds taken) at once. The gate is a ``threading.Event``, so that the test's thread can
+    open it; a call polls it without blocking the app's event loop, which serves the others."""
 
     def __init__(self) -> None:
         self.gate = threading.Event()
-        self.entered = 0
-        self._lock = threading.Lock()
+        self.entered = 0  # written by the app's event loop only
 
-    def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
-        with self._lock:
-            self.entered += 1
-        if not self.gate.wait(timeout=30):
-            raise LLMError("the test never opened the gate")
-        return super().complete(provider, model, prompt, max_tokens)
+    async def complete(self, provider: str, model: str, prompt: str, max_tokens: int) -> Completion:
+        self.entered += 1
+        deadline = time.monotonic() + 30
+        while not self.gate.is_set():
+            if time.monotonic() > deadline:
+                raise LLMError("the test never opened the gate")
+            await asyncio.sleep(0.01)
+        return await super().complete(provider, model, prompt, max_tokens)
+
+
+@pytest.mark.parametrize("cancel", ["task", "cancel scope"])
+def test_a_request_cancelled_during_the_llm_call_releases_its_hold(store: Store, cancel: str):
+    """Cancelled by ``Task.cancel()`` (asyncio's, delivered once) or by its cancel scope (anyio's,
+    as a Starlette middleware cancels when the client goes away, which would cancel every later
+    await of the request too), the request frees its hold before it ends."""
+    user, organization = uuid4(), uuid4()
+    _directory(Governance(store, entitlements={AI_GOVERNANCE}), organization, user, LIMIT)
+    llm = GatedLLM()  # never opened: the call is in flight until it is cancelled
+    body = {"provider": PROVIDER, "model": MODEL, "prompt": "hi there", "max_tokens": 49}
+
+    async def entered() -> None:
+        with anyio.fail_after(30):
+            while llm.entered == 0:
+                await asyncio.sleep(0.01)
+
+    async def held_then_after() -> tuple[int, int]:
+        async with AsyncGovernance(store, entitlements={AI_GOVERNANCE}) as gov:
+            transport = httpx2.ASGITransport(app=create_app(gov, llm))  # in the caller's task
+            async with httpx2.AsyncClient(transport=transport, base_url="http://gateway") as client:
+
+                async def chat() -> None:
+                    await client.post("/v1/chat", headers={"X-User-Id": str(user)}, json=body)
+
+                if cancel == "task":
+                    request = asyncio.create_task(chat())
+                    await entered()
+                    held = (await gov.spend_status(Actor.system(), user)).held_micros
+                    request.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await request
+                else:
+                    async with anyio.create_task_group() as tasks:
+                        tasks.start_soon(chat)
+                        await entered()
+                        held = (await gov.spend_status(Actor.system(), user)).held_micros
+                        tasks.cancel_scope.cancel()
+            return held, (await gov.spend_status(Actor.system(), user)).held_micros
+
+    held, after = asyncio.run(held_then_after())
+
+    assert held == 2 + 2 * 49
+    assert after == 0
+    snapshot = store.snapshot()
+    assert [r.state for r in snapshot.reservations] == ["released"]
+    assert snapshot.usage == ()
+    if isinstance(store, PostgresStore):
+        assert _backends_left(store) == 0
 
 
 def test_concurrent_requests_never_hold_more_than_the_limit(store: Store):
@@ -230,7 +340,7 @@ def test_concurrent_requests_never_hold_more_than_the_limit(store: Store):
     body = {"provider": PROVIDER, "model": MODEL, "prompt": "hi there", "max_tokens": 49}
     hold = 2 + 2 * 49  # each request's worst case: 10 of them fit the limit of 1000
 
-    with TestClient(create_app(gov, llm)) as client, ThreadPoolExecutor(requests) as pool:
+    with serving(store, llm) as client, ThreadPoolExecutor(requests) as pool:
         futures = [
             pool.submit(client.post, "/v1/chat", headers={"X-User-Id": str(user)}, json=body)
             for _ in range(requests)
@@ -353,7 +463,7 @@ def test_without_the_entitlement_every_call_is_403_feature_disabled(store: Store
     headers = {"X-User-Id": str(user)}
     body = {"provider": PROVIDER, "model": MODEL, "prompt": "hi", "max_tokens": 5}
 
-    with TestClient(create_app(Governance(store, entitlements=set()), llm)) as client:
+    with serving(store, llm, entitlements=frozenset()) as client:
         responses = [
             client.post("/v1/chat", headers=headers, json=body),
             client.get("/v1/budget", headers=headers),
@@ -443,6 +553,7 @@ def test_from_environment_migrates_and_refreshes_the_price_book_on_postgres(
         with TestClient(from_environment()) as client:
             budget = client.get("/v1/budget", headers={"X-User-Id": str(DEMO_USER_ID)})
 
+        assert _backends_left(store) == 0  # the shutdown closed the gateway's connections
         assert store.schema_version() == store.latest_schema_version()
         gov = Governance(store, entitlements={AI_GOVERNANCE})
         assert gov.get_model_price("anthropic", "claude-haiku-4-5") is not None
@@ -458,7 +569,7 @@ def test_under_the_allow_policy_an_unpriced_model_is_served_and_recorded_incompl
     _directory(gov, organization, user, LIMIT)
     body = {"provider": PROVIDER, "model": "unpriced", "prompt": "hi there", "max_tokens": 5}
 
-    with TestClient(create_app(gov, EchoLLM())) as client:
+    with serving(store, EchoLLM(), unknown_price_policy="allow") as client:
         response = client.post("/v1/chat", headers={"X-User-Id": str(user)}, json=body)
 
     assert response.status_code == 200, response.text
