@@ -23,6 +23,7 @@ from aigov import Actor, AsyncGovernance
 from aigov_postgres import PostgresStore
 from benchmarks.hot_path import (
     ENTITLED,
+    HOLD_TTL,
     RESERVE,
     RESERVE_RETIRING,
     RESOLVE_AND_SPEND,
@@ -79,7 +80,7 @@ async def _implementations(store: PostgresStore) -> dict[tuple[str, str], AsyncC
         return await governance.spend_status(Actor.user(user), user)
 
     async def reserve(user: UUID) -> object:
-        return await governance.reserve(user, 1)
+        return await governance.reserve(user, 1, ttl=HOLD_TTL)
 
     return {
         ("resolve + spend", "aigov, Postgres"): status,

@@ -55,6 +55,10 @@ SYSTEM = Actor.system()
 ENTITLED = frozenset({"ai_governance"})
 CONCURRENCY = (1, 4, 16)
 RETIRING = "hand-written, retiring expired holds"
+HOLD_TTL = timedelta(days=1)
+"""Every hold's TTL: longer than a run, so that no hold expires meanwhile. Otherwise the parts
+measured after the first ten minutes would retire the holds of the first ones (holds here are
+never settled), and only they: their numbers would not compare with the earlier parts'."""
 
 
 def user_id(n: int) -> UUID:
@@ -225,13 +229,13 @@ def status_parameters(user: UUID) -> dict[str, Any]:
 
 
 def reserve_parameters(user: UUID, amount: int) -> dict[str, Any]:
-    """A reserve floor's parameters: a hold of ``amount`` for ``user`` now, for 10 minutes."""
+    """A reserve floor's parameters: a hold of ``amount`` for ``user`` now, for ``HOLD_TTL``."""
     now = datetime.now(UTC)
     return {
         "user": user,
         "period": period_window(now, "month").start,
         "now": now,
-        "expires": now + timedelta(minutes=10),
+        "expires": now + HOLD_TTL,
         "amount": amount,
         "id": uuid.uuid4(),
     }
@@ -605,7 +609,7 @@ def _aigov_status(g: Governance) -> Callable[[int], Call]:
 
 
 def _aigov_reserve(g: Governance) -> Callable[[int], Call]:
-    return lambda _: lambda user: g.reserve(user, 1)
+    return lambda _: lambda user: g.reserve(user, 1, ttl=HOLD_TTL)
 
 
 def implementations(

@@ -394,13 +394,13 @@ class PostgresStore(Store):
 
     async def aclose(self) -> None:
         """``close``, and the calling event loop's pooled connections; a later call opens
-        new ones."""
+        new ones. The sync pools close on a worker thread: closing joins their threads."""
         with self._async_lock:
             engines = self._async_engines.pop(asyncio.get_running_loop(), None)
         await self._hot_path_pool.aclose()
         if engines is not None:
             await engines[0].dispose()
-        self.close()
+        await asyncio.to_thread(self.close)
 
 
 def connection_pools(

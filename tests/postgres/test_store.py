@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from uuid import uuid4
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import URL
 from aigov import (
     AI_GOVERNANCE,
     Actor,
+    AsyncGovernance,
     Governance,
     InvalidInputError,
     StorageError,
@@ -224,6 +226,44 @@ def test_the_hot_path_connects_with_the_engines_creator(postgres_url: URL):
         assert opened[1].autocommit  # the hot path's
     finally:
         store.close()
+
+
+def test_an_event_loop_connects_with_the_async_creator(postgres_url: URL):
+    """With ``async_creator`` beside ``creator``, the loop's connections (hot path and units of
+    work) come from it; with ``creator`` alone, an async call says what is missing."""
+    opened: list[psycopg.AsyncConnection] = []
+
+    async def async_creator() -> psycopg.AsyncConnection:
+        connection = await psycopg.AsyncConnection.connect(libpq_uri(postgres_url))
+        opened.append(connection)
+        return connection
+
+    def creator() -> psycopg.Connection:
+        return psycopg.connect(libpq_uri(postgres_url))
+
+    nowhere = "postgresql://nobody@nowhere.invalid/none"
+    both = PostgresStore.from_url(nowhere, creator=creator, async_creator=async_creator)
+    sync_only = PostgresStore.from_url(nowhere, creator=creator)
+
+    async def use() -> None:
+        user = uuid4()
+        gov = AsyncGovernance(both, entitlements={AI_GOVERNANCE})
+        await gov.create_user(Actor.system(), user, "ann")  # a unit of work
+        assert (await gov.spend_status(Actor.system(), user)).spent_micros == 0  # the hot path
+        assert len(opened) == 2
+        await gov.aclose()
+        assert all(connection.closed for connection in opened)
+        for call in (
+            AsyncGovernance(sync_only, entitlements={AI_GOVERNANCE}).get_user(user),
+            AsyncGovernance(sync_only, entitlements={AI_GOVERNANCE}).spend_status(
+                Actor.system(), user
+            ),
+        ):
+            with pytest.raises(StorageError, match="async_creator"):
+                await call
+        await sync_only.aclose()
+
+    asyncio.run(use())
 
 
 def test_the_group_members_report_reads_members_in_batches(postgres_url: URL, sql: Directory):
