@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from aigov import pricebook_seed as embedded_seed
@@ -16,7 +17,9 @@ from aigov.exceptions import (
 )
 from aigov.ports import UnitOfWork
 from aigov.prices import (
+    ModelKey,
     ModelPrice,
+    Prices,
     PriceSource,
     SeedResult,
     effective_prices,
@@ -37,6 +40,25 @@ from aigov._service import (  # the facade's private helpers, shared by its part
     _model_key,
     _prices,
 )
+
+_PRICE_FIELDS = ("input_price", "output_price", "cache_read_price", "cache_write_price")
+
+
+def _custom_price(element: object, index: int) -> tuple[ModelKey, Prices]:
+    """One element of ``set_custom_prices``, checked; its errors name the element."""
+    if not isinstance(element, Mapping):
+        raise InvalidInputError(f"prices[{index}] must be a mapping, not {type(element).__name__}")
+    unknown = sorted(set(element) - {"provider", "model", *_PRICE_FIELDS}, key=str)
+    missing = [name for name in ("provider", "model", *_PRICE_FIELDS) if name not in element]
+    if unknown or missing:
+        wrong = [f"unknown {name!r}" for name in unknown] + [f"missing {n!r}" for n in missing]
+        raise InvalidInputError(f"prices[{index}]: {', '.join(wrong)}")
+    try:
+        key = _model_key(element["provider"], element["model"])
+        prices = _prices(**{name: element[name] for name in _PRICE_FIELDS})
+    except InvalidInputError as exc:
+        raise type(exc)(f"prices[{index}]: {exc}", errors=exc.errors) from exc
+    return key, prices
 
 
 class PriceCalls(Service):
@@ -120,19 +142,54 @@ class PriceCalls(Service):
         )
         self._require_price_manager(actor, "set a custom price")
         now = self._now()
+        return (
+            yield from self._run(
+                lambda uow: self._put_custom_price(uow, actor, key, prices, now),
+                acting=actor,
+                at=now,
+            )
+        )
 
-        def work(uow: UnitOfWork) -> ModelPrice:
-            uow.audit.lock_resource("custom_price", price_resource_id(*key))
-            existing = uow.prices.list_model_prices(provider=key[0], model=key[1], source="custom")
-            current = existing[0] if existing else None
-            planned = plan_custom_price(current, key[0], key[1], prices, now)
-            if planned is None:
-                return _found(current, "price", key)
-            uow.prices.put_custom_price(planned)
-            self._audit(uow, actor, now, "custom_price", price_resource_id(*key), current, planned)
-            return planned
+    def set_custom_prices(
+        self, actor: Actor, prices: Sequence[Mapping[str, Any]]
+    ) -> Call[list[ModelPrice]]:
+        """Set several custom prices at once, all or nothing: each element is a mapping with
+        ``provider``, ``model`` and the four prices of ``set_custom_price``. Every element is
+        checked before anything is written (a bad one, or a model named twice, is
+        InvalidInputError naming its index), then all are set in one transaction. Returns the
+        stored rows, in the order given."""
+        if isinstance(prices, (str, bytes, Mapping)) or not isinstance(prices, Sequence):
+            raise InvalidInputError("prices must be a list of price mappings")
+        batch = [_custom_price(element, index) for index, element in enumerate(prices)]
+        keys = [key for key, _ in batch]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise InvalidInputError(f"prices name {twice[0][0]}/{twice[0][1]} more than once")
+        self._require_price_manager(actor, "set a custom price")
+        now = self._now()
+
+        def work(uow: UnitOfWork) -> list[ModelPrice]:
+            stored = {  # locks in key order: two batches never wait on each other in a ring
+                key: self._put_custom_price(uow, actor, key, chosen, now)
+                for key, chosen in sorted(batch, key=lambda item: item[0])
+            }
+            return [stored[key] for key in keys]
 
         return (yield from self._run(work, acting=actor, at=now))
+
+    def _put_custom_price(
+        self, uow: UnitOfWork, actor: Actor, key: ModelKey, prices: Prices, now: datetime
+    ) -> ModelPrice:
+        """Set one custom price in ``uow``, audited; the row as stored (unchanged: as it was)."""
+        uow.audit.lock_resource("custom_price", price_resource_id(*key))
+        existing = uow.prices.list_model_prices(provider=key[0], model=key[1], source="custom")
+        current = existing[0] if existing else None
+        planned = plan_custom_price(current, key[0], key[1], prices, now)
+        if planned is None:
+            return _found(current, "price", key)
+        uow.prices.put_custom_price(planned)
+        self._audit(uow, actor, now, "custom_price", price_resource_id(*key), current, planned)
+        return planned
 
     def delete_custom_price(self, actor: Actor, provider: str, model: str) -> Call[ModelPrice]:
         """Delete a model's custom price (its price-book price, if any, is in effect again) and

@@ -14,7 +14,7 @@ from aigov.exceptions import (
     InvalidInputError,
     UnknownPriceError,
 )
-from aigov.periods import check_instant, utc_day
+from aigov.periods import PeriodWindow, check_instant, utc_day
 from aigov.ports import UnitOfWork
 from aigov.prices import (
     ModelKey,
@@ -54,6 +54,12 @@ from aigov.authorization import Need
 
 
 class SpendCalls(Service):
+    def current_period(self) -> Call[PeriodWindow]:
+        """The period the spend calls and reports use now (SPEC §8.0): this facade's clock and
+        settings, as they would decide it at this instant."""
+        yield from ()  # the settings and the clock answer: no store step
+        return self._period_of(self._now())
+
     # -- budget resolution -----------------------------------------------------------------------
 
     def effective_budget(self, user_id: UUID | str) -> Call[EffectiveBudget]:

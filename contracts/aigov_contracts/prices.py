@@ -348,6 +348,59 @@ class PriceBookContract(GovernanceFixtures):
             gov.set_custom_price(SYSTEM, "p", "m", **prices)
         assert gov.list_model_prices(source="all") == []
 
+    def test_several_custom_prices_are_set_at_once_in_the_order_given(
+        self, gov: Governance, clock: ManualClock
+    ) -> None:
+        gov.apply_price_book([row("p", "b")])
+        kept = gov.set_custom_price(SYSTEM, "p", "a", **CUSTOM)
+        clock.advance(timedelta(minutes=1))
+        stored = gov.set_custom_prices(
+            SYSTEM,
+            [
+                {"provider": "p", "model": "b", **CUSTOM},
+                {"provider": "p", "model": "a", **CUSTOM},  # unchanged: written nothing
+                {"provider": "q", "model": "c", **CUSTOM, "input_price": 9},
+            ],
+        )
+        assert [(p.provider, p.model, p.source) for p in stored] == [
+            ("p", "b", "custom"),
+            ("p", "a", "custom"),
+            ("q", "c", "custom"),
+        ]
+        assert stored[1] == kept
+        assert (stored[0].created_at, stored[2].input_price) == (clock(), 9)
+        assert gov.list_model_prices(source="custom") == sorted(stored, key=lambda p: p.key)
+        assert gov.set_custom_prices(SYSTEM, []) == []
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"provider": "q", "model": "d", **CUSTOM, "output_price": -1},
+            {"provider": "q", "model": "d"},
+            {"provider": "q", "model": "d", **CUSTOM, "extra": 1},
+            {"provider": "", "model": "d", **CUSTOM},
+            {"provider": "p", "model": "m", **CUSTOM},  # the first element's model again
+            "p/m",
+        ],
+        ids=["negative", "missing prices", "unknown key", "empty provider", "twice", "not a map"],
+    )
+    def test_custom_prices_with_one_bad_element_store_nothing(
+        self, gov: Governance, bad: Any
+    ) -> None:
+        with pytest.raises(InvalidInputError, match=r"prices\[1\]|more than once"):
+            gov.set_custom_prices(SYSTEM, [{"provider": "p", "model": "m", **CUSTOM}, bad])
+        assert gov.list_model_prices(source="all") == []
+        with pytest.raises(InvalidInputError):
+            gov.set_custom_prices(SYSTEM, {"provider": "p", "model": "m", **CUSTOM})  # type: ignore[arg-type]
+
+    def test_setting_several_custom_prices_needs_the_owner(self, gov: Governance) -> None:
+        with pytest.raises(ForbiddenError):
+            gov.set_custom_prices(
+                Actor.user(uuid4(), site_roles=("user-admin",)),
+                [{"provider": "p", "model": "m", **CUSTOM}],
+            )
+        assert gov.list_model_prices(source="all") == []
+
     @pytest.mark.parametrize("name", ["", "x" * 256, "nul\x00", 5])
     def test_bad_provider_or_model_names_are_invalid(self, gov: Governance, name: Any) -> None:
         with pytest.raises(InvalidInputError):
