@@ -32,6 +32,16 @@ MAX_GROUPS = 100
 ExportFormat = Literal["csv", "jsonl"]
 
 
+def _ids(ids: object, name: str) -> list[UUID]:
+    """A collection of at most ``MAX_GROUPS`` distinct ids from the caller, sorted."""
+    if isinstance(ids, str) or not isinstance(ids, Iterable):
+        raise InvalidInputError(f"{name} must be a collection of ids")
+    chosen = sorted({as_uuid(each, name) for each in ids})
+    if len(chosen) > MAX_GROUPS:
+        raise InvalidInputError(f"at most {MAX_GROUPS} {name} per call, not {len(chosen)}")
+    return chosen
+
+
 class ReportCalls(Service):
     def group_summary(
         self,
@@ -50,13 +60,7 @@ class ReportCalls(Service):
         yield from self._require_feature()
         organization = as_uuid(organization_id, "organization_id")
         count = _page_size(limit, at_most=MAX_GROUPS)
-        chosen = None
-        if group_ids is not None:
-            if isinstance(group_ids, str) or not isinstance(group_ids, Iterable):
-                raise InvalidInputError("group_ids must be a collection of group ids")
-            chosen = sorted({as_uuid(g, "group_ids") for g in group_ids})
-            if len(chosen) > MAX_GROUPS:
-                raise InvalidInputError(f"at most {MAX_GROUPS} groups per call, not {len(chosen)}")
+        chosen = None if group_ids is None else _ids(group_ids, "group_ids")
         start = _optional_uuid(after, "after")
         _check_actor(actor)
         window = self._period_of(self._now())
@@ -110,17 +114,20 @@ class ReportCalls(Service):
         group_id: UUID | str,
         *,
         over_budget_only: bool = False,
+        user_ids: Iterable[UUID | str] | None = None,
         after: UUID | str | None = None,
         limit: int = MAX_GROUPS,
     ) -> Call[Sequence[MemberSpend]]:
         """The group's (expanded) members by user id after ``after``, at most ``limit`` (100):
         each member's own effective limit and its source, the group their spend goes to (which
         may be another), what they spent this period there, what remains, and whether they are
-        over budget; ``over_budget_only`` keeps those."""
+        over budget; ``over_budget_only`` keeps those, ``user_ids`` (at most 100) the members
+        among those users."""
         yield from self._require_feature()
         group = as_uuid(group_id, "group_id")
         if not isinstance(over_budget_only, bool):
             raise InvalidInputError(f"over_budget_only must be a bool, not {over_budget_only!r}")
+        wanted = None if user_ids is None else set(_ids(user_ids, "user_ids"))
         start = _optional_uuid(after, "after")
         count = _page_size(limit, at_most=MAX_GROUPS)
         _check_actor(actor)
@@ -134,7 +141,7 @@ class ReportCalls(Service):
             members = [
                 user
                 for user, _ in uow.directory.expanded_memberships(group_id=group)
-                if start is None or user > start
+                if (start is None or user > start) and (wanted is None or user in wanted)
             ]
             rows: list[MemberSpend] = []
             for first in range(0, len(members), MEMBERS_AT_ONCE):

@@ -105,6 +105,24 @@ class ReportContract(DirectoryFixtures):
         first = gov.group_members_report(SYSTEM, group, limit=2)
         assert gov.group_members_report(SYSTEM, group, after=first[-1].user_id) == rows[2:]
 
+    def test_the_group_members_report_of_some_users(
+        self, gov: Governance, group: UUID, team: list[UUID]
+    ) -> None:
+        """``user_ids`` keeps the members among those users; others given are not members."""
+        whole = gov.group_members_report(SYSTEM, group)
+        some = gov.group_members_report(SYSTEM, group, user_ids=[str(team[2]), team[0], uuid4()])
+        assert some == [whole[0], whole[2]]
+        assert gov.group_members_report(SYSTEM, group, user_ids=[]) == []
+        assert gov.group_members_report(
+            SYSTEM, group, user_ids=team, over_budget_only=True, after=team[0]
+        ) == [whole[2]]
+        with pytest.raises(InvalidInputError):
+            gov.group_members_report(SYSTEM, group, user_ids=[uuid4() for _ in range(101)])
+        with pytest.raises(InvalidInputError):
+            gov.group_members_report(SYSTEM, group, user_ids=str(team[0]))
+        with pytest.raises(InvalidInputError):
+            gov.group_members_report(SYSTEM, group, user_ids=["not-a-uuid"])
+
     def test_a_report_longer_than_a_batch_is_the_same(
         self,
         gov: Governance,
