@@ -1,0 +1,25 @@
+"""aigov's HTTP API (SPEC §14): the source system's AI budget routes as a FastAPI router.
+
+``create_router(gov, actor=...)`` gives the routes, to mount in the host's app;
+``create_app(gov, actor=...)`` an app with only them, which closes ``gov`` at shutdown. ``gov``
+is an ``AsyncGovernance``; ``actor`` is the host's authentication, a FastAPI dependency that
+returns the calling ``Actor`` (or raises ``NotAuthenticatedError``: 401).
+"""
+
+from aigov_http._app import create_app
+from aigov_http._errors import ANSWERS, ErrorBody, NotAuthenticatedError, Validation, error_response
+from aigov_http._query import MAX_EXPORT_DAYS, MAX_IDS
+from aigov_http._router import ActorDependency, create_router
+
+__all__ = [
+    "ANSWERS",
+    "MAX_EXPORT_DAYS",
+    "MAX_IDS",
+    "ActorDependency",
+    "ErrorBody",
+    "NotAuthenticatedError",
+    "Validation",
+    "create_app",
+    "create_router",
+    "error_response",
+]

@@ -1,0 +1,147 @@
+"""How an error becomes an HTTP answer (SPEC §14): one table, in one place.
+
+Every answer to an error has the source system's body, ``{"message", "detail", "validations"}``:
+``message`` always, ``validations`` (one ``{field, detail}`` per bad field, possibly none when the
+core named no field) on a 400. A 5xx says no more than what happened: a store's message may name
+hosts and tables, so it goes to the log, not to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
+
+from aigov import (
+    AigovError,
+    ConflictError,
+    FeatureDisabledError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    PolicyViolationError,
+    StorageError,
+)
+
+__all__ = [
+    "ANSWERS",
+    "ERROR_RESPONSES",
+    "ErrorBody",
+    "NotAuthenticatedError",
+    "Validation",
+    "answered_here",
+    "error_response",
+]
+
+_log = logging.getLogger("aigov_http")
+
+
+class NotAuthenticatedError(Exception):
+    """Raised by an ``actor`` dependency when the request carries no acceptable credentials:
+    answered 401 on every route that takes an actor."""
+
+
+class Validation(BaseModel):
+    """One bad field of a request: where it is (``prices[1].input_price_micros``) and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    detail: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str
+    detail: str | None = None
+    validations: list[Validation] | None = None
+
+
+ANSWERS: tuple[tuple[type[Exception], int, str], ...] = (
+    (RequestValidationError, 400, "The request is not valid."),
+    (InvalidInputError, 400, "The request is not valid."),
+    (PolicyViolationError, 400, "The change breaks a rule."),
+    (NotAuthenticatedError, 401, "Not authenticated."),
+    (ForbiddenError, 403, "Forbidden."),
+    (FeatureDisabledError, 403, "AI governance is not enabled for this deployment."),
+    (NotFoundError, 404, "Not found."),
+    (ConflictError, 409, "It conflicts with what exists."),
+    (StorageError, 503, "The store is unavailable; try again."),
+)
+"""Error class, status and message; the first class that matches wins (subclasses first)."""
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The request is not valid, or breaks a rule."}
+}
+ERROR_RESPONSES.update(
+    (status, {"model": ErrorBody, "description": message})
+    for _, status, message in ANSWERS
+    if status != 400
+)
+"""The error answers, for the OpenAPI document of every route."""
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    """The answer to ``exc``: the table's status and body; an HTTPException keeps its status
+    and headers; anything else is a bug, answered 500 and logged with its traceback."""
+    if isinstance(exc, HTTPException):
+        body = ErrorBody(message=str(exc.detail))
+        return _answer(exc.status_code, body, exc.headers)
+    found = next(((s, m) for kind, s, m in ANSWERS if isinstance(exc, kind)), None)
+    if found is None:
+        _log.error("unexpected error answering a request", exc_info=exc)
+        return _answer(500, ErrorBody(message="Internal error."))
+    status, message = found
+    if status >= 500:
+        _log.warning("answered %d: %s", status, exc, exc_info=exc)
+        return _answer(status, ErrorBody(message=message), {"Retry-After": "1"})
+    body = ErrorBody(message=message, detail=_detail(exc))
+    if status == 400:
+        body.validations = _validations(exc)
+    return _answer(status, body)
+
+
+def _answer(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _detail(exc: Exception) -> str:
+    if isinstance(exc, RequestValidationError):
+        return "; ".join(f"{v.field}: {v.detail}" for v in _validations(exc))
+    return str(exc)
+
+
+def _validations(exc: Exception) -> list[Validation]:
+    if isinstance(exc, RequestValidationError):
+        return [_validation(error, strip_source=True) for error in exc.errors()]
+    if isinstance(exc, InvalidInputError):
+        return [_validation(error, strip_source=False) for error in exc.errors]
+    return []
+
+
+def _validation(error: Mapping[str, Any], *, strip_source: bool) -> Validation:
+    """``{field, detail}`` of one of pydantic's errors: its location (without FastAPI's
+    ``body``/``query``/``path`` prefix) as ``a.b[0].c``, and its message."""
+    location: Sequence[Any] = error.get("loc", ())
+    if strip_source and location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:]
+    field = ""
+    for part in location:
+        field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
+    return Validation(field=field, detail=str(error.get("msg", "invalid")))
+
+
+def answered_here(exc: BaseException) -> bool:
+    """Whether the router answers ``exc`` itself. Anything else is a bug, and propagates to the
+    host's app (its error middleware, its 500)."""
+    return isinstance(
+        exc, (AigovError, RequestValidationError, NotAuthenticatedError, HTTPException)
+    )
