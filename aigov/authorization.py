@@ -105,8 +105,11 @@ _READ_OF: Final[dict[Permission, Permission]] = {
     "update_group": "read_group",
     "update_user": "read_user",
     "read_group_spend": "read_group",
+    # An organization's id is its Everyone group's: who may read that group may know of it.
+    "export_organization": "read_group",
 }
 _RESOURCE_OF: Final[dict[Permission, str]] = {
+    "export_organization": "organization",
     "read_group": "group",
     "update_group": "group",
     "read_group_spend": "group",

@@ -234,9 +234,14 @@ class ReportContract(DirectoryFixtures):
             else:
                 assert len(export(Actor.user(someone))) == 4
         with pytest.raises(ForbiddenError):
-            export(Actor.user(team[0]))
+            export(Actor.user(team[0]))  # a member: knows the organization, may not export it
         with pytest.raises(NotFoundError):
             export(SYSTEM, uuid4())
+        stranger = uuid4()  # of no organization: its existence is not disclosed (SPEC §6.2)
+        gov.create_user(SYSTEM, stranger, "stranger")
+        with pytest.raises(NotFoundError) as unknown:
+            export(Actor.user(stranger))
+        assert (unknown.value.resource, unknown.value.key) == ("organization", org)
 
     @pytest.mark.parametrize(
         "bad",
