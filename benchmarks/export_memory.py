@@ -20,7 +20,7 @@ from aigov_postgres import PostgresStore
 from benchmarks._support import Databases, driver_dsn
 from benchmarks.hot_path import ENTITLED, ORGANIZATION, TEAM, postgres_directory
 
-__all__ = ["ExportMeasurement", "ExportReport", "run"]
+__all__ = ["START", "ExportMeasurement", "ExportReport", "insert_ledger", "run"]
 
 START = date(2020, 1, 1)
 
@@ -45,6 +45,7 @@ class ExportMeasurement:
 @dataclass
 class ExportReport:
     measurements: list[ExportMeasurement] = field(default_factory=list)
+    over_http: list[ExportMeasurement] = field(default_factory=list)  # aigov_http's route
 
 
 def _peak_rss() -> int:
@@ -65,19 +66,7 @@ def run(databases: Databases, *, quick: bool, log: Callable[[str], None]) -> Exp
         governance = Governance(store, entitlements=ENTITLED)
         inserted = 0
         for size in sizes:
-            with psycopg.connect(driver_dsn(url), autocommit=True) as connection:
-                connection.execute(
-                    _LEDGER,
-                    {
-                        "users": users,
-                        "team": TEAM,
-                        "organization": ORGANIZATION,
-                        "start": START,
-                        "first": inserted,
-                        "last": size - 1,
-                    },
-                )
-                connection.execute("VACUUM ANALYZE ai_user_daily_spend")
+            insert_ledger(url, users, inserted, size - 1)
             inserted = size
             end = START + timedelta(days=size // users + 1)
             rss_before = _peak_rss()
@@ -102,4 +91,25 @@ def run(databases: Databases, *, quick: bool, log: Callable[[str], None]) -> Exp
     finally:
         store.close()
         databases.drop(url)
+    from benchmarks import http_export  # noqa: PLC0415 - it builds on this module
+
+    report.over_http += http_export.measure(databases, quick=quick, log=log)
     return report
+
+
+def insert_ledger(url: object, users: int, first: int, last: int) -> None:
+    """Ledger rows ``first`` … ``last``: one per (user, day), ``users`` users a day from
+    ``START``."""
+    with psycopg.connect(driver_dsn(url), autocommit=True) as connection:  # type: ignore[arg-type]
+        connection.execute(
+            _LEDGER,
+            {
+                "users": users,
+                "team": TEAM,
+                "organization": ORGANIZATION,
+                "start": START,
+                "first": first,
+                "last": last,
+            },
+        )
+        connection.execute("VACUUM ANALYZE ai_user_daily_spend")

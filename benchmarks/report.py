@@ -364,6 +364,22 @@ def _export(report: ExportReport) -> list[str]:
         f" {m.rss_growth_bytes / 2**20:.2f} |"
         for m in report.measurements
     )
+    if report.over_http:
+        lines += [
+            "",
+            "The same export through `aigov_http` (`benchmarks/http_export.py`):"
+            " `GET /api/v2/organizations/{org}/ai/spend/export` of 31 days (the route's bound),"
+            " served by uvicorn in this process and read over TCP line by line; the largest growth"
+            " of the process's resident memory during the export, sampled every 10 ms (server and"
+            " client are both this process).",
+            "",
+            "| ledger rows | seconds | resident memory growth MiB |",
+            "|---:|---:|---:|",
+        ]
+        lines.extend(
+            f"| {m.rows:,} | {m.seconds:.2f} | {m.rss_growth_bytes / 2**20:.2f} |"
+            for m in report.over_http
+        )
     return lines
 
 
