@@ -19,6 +19,7 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 SHELL_RUNS_IN = {
     "README.md": "test_the_readme_set_up_commands_are_what_ci_runs",
     "docs/cli.md": "tests/cli/test_documented_commands.py",
+    "docs/http.md": "tests/http/test_documented_curl.py",
     "docs/writing-an-adapter.md": "test_the_adapter_guides_test_file_passes",
 }
 SQL_RUNS_IN = {"docs/spend.md": "tests/postgres/test_documented_sql.py"}
