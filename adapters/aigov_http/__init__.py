@@ -7,7 +7,15 @@ returns the calling ``Actor`` (or raises ``NotAuthenticatedError``: 401).
 """
 
 from aigov_http._app import create_app
-from aigov_http._errors import ANSWERS, ErrorBody, NotAuthenticatedError, Validation, error_response
+from aigov_http._errors import (
+    ANSWERS,
+    Answer,
+    ErrorBody,
+    NotAuthenticatedError,
+    Validation,
+    answer_of,
+    error_response,
+)
 from aigov_http._query import MAX_EXPORT_DAYS, MAX_IDS
 from aigov_http._router import ActorDependency, create_router
 
@@ -16,9 +24,11 @@ __all__ = [
     "MAX_EXPORT_DAYS",
     "MAX_IDS",
     "ActorDependency",
+    "Answer",
     "ErrorBody",
     "NotAuthenticatedError",
     "Validation",
+    "answer_of",
     "create_app",
     "create_router",
     "error_response",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -26,14 +27,17 @@ from aigov import (
     NotFoundError,
     PolicyViolationError,
     StorageError,
+    TransientError,
 )
 
 __all__ = [
     "ANSWERS",
     "ERROR_RESPONSES",
+    "Answer",
     "ErrorBody",
     "NotAuthenticatedError",
     "Validation",
+    "answer_of",
     "answered_here",
     "error_response",
 ]
@@ -65,26 +69,50 @@ class ErrorBody(BaseModel):
     validations: list[Validation] | None = None
 
 
-ANSWERS: tuple[tuple[type[Exception], int, str], ...] = (
-    (RequestValidationError, 400, "The request is not valid."),
-    (InvalidInputError, 400, "The request is not valid."),
-    (PolicyViolationError, 400, "The change breaks a rule."),
-    (NotAuthenticatedError, 401, "Not authenticated."),
-    (ForbiddenError, 403, "Forbidden."),
-    (FeatureDisabledError, 403, "AI governance is not enabled for this deployment."),
-    (NotFoundError, 404, "Not found."),
-    (ConflictError, 409, "It conflicts with what exists."),
-    (StorageError, 503, "The store is unavailable; try again."),
+@dataclass(frozen=True)
+class Answer:
+    """How one class of error is answered: its status, a code for machines, a message for
+    people."""
+
+    kind: type[Exception]
+    status: int
+    code: str
+    message: str
+
+
+ANSWERS: tuple[Answer, ...] = (
+    Answer(RequestValidationError, 400, "invalid_input", "The request is not valid."),
+    Answer(InvalidInputError, 400, "invalid_input", "The request is not valid."),
+    Answer(PolicyViolationError, 400, "rule_violated", "The change breaks a rule."),
+    Answer(NotAuthenticatedError, 401, "not_authenticated", "Not authenticated."),
+    Answer(ForbiddenError, 403, "forbidden", "Forbidden."),
+    Answer(
+        FeatureDisabledError,
+        403,
+        "feature_disabled",
+        "AI governance is not enabled for this deployment.",
+    ),
+    Answer(NotFoundError, 404, "not_found", "Not found."),
+    Answer(ConflictError, 409, "conflict", "It conflicts with what exists."),
+    Answer(TransientError, 503, "try_again", "The store is busy; try again."),
+    Answer(StorageError, 503, "storage_unavailable", "The store is unavailable; try again."),
 )
-"""Error class, status and message; the first class that matches wins (subclasses first)."""
+"""The one table of answers to aigov's errors; the first class that matches wins (subclasses
+come first). A service of its own API (the example gateway) puts its own rows before these."""
+
+
+def answer_of(exc: BaseException, answers: Sequence[Answer] = ANSWERS) -> Answer | None:
+    """The first row of ``answers`` that ``exc`` is an instance of, if any."""
+    return next((answer for answer in answers if isinstance(exc, answer.kind)), None)
+
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The request is not valid, or breaks a rule."}
 }
 ERROR_RESPONSES.update(
-    (status, {"model": ErrorBody, "description": message})
-    for _, status, message in ANSWERS
-    if status != 400
+    (answer.status, {"model": ErrorBody, "description": answer.message})
+    for answer in ANSWERS
+    if answer.status != 400
 )
 """The error answers, for the OpenAPI document of every route."""
 
@@ -95,11 +123,11 @@ def error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, HTTPException):
         body = ErrorBody(message=str(exc.detail))
         return _answer(exc.status_code, body, exc.headers)
-    found = next(((s, m) for kind, s, m in ANSWERS if isinstance(exc, kind)), None)
+    found = answer_of(exc)
     if found is None:
         _log.error("unexpected error answering a request", exc_info=exc)
         return _answer(500, ErrorBody(message="Internal error."))
-    status, message = found
+    status, message = found.status, found.message
     if status >= 500:
         _log.warning("answered %d: %s", status, exc, exc_info=exc)
         return _answer(status, ErrorBody(message=message), {"Retry-After": "1"})

@@ -6,7 +6,9 @@ what the call really used, or releases the hold when the call failed or the requ
 cancelled. The routes are ``async def`` over an ``AsyncGovernance``: aigov and the LLM are awaited
 on the event loop, with no thread per request.
 
-How aigov's errors become HTTP answers is decided in one place, ``error_response``:
+How aigov's errors become HTTP answers is decided in one place, ``aigov_http.ANSWERS`` (the
+table of aigov's HTTP API), with four rows of the gateway's own put before it
+(``error_response``):
 
 =======================  ======  =====================  ==========================================
 error                    status  ``error``              why
@@ -14,19 +16,17 @@ error                    status  ``error``              why
 BudgetExceededError      402     budget_exceeded        see below
 UnknownPriceError        400     unknown_price          the gateway cannot price, so not serve,
                                                         this model; no retry helps
-InvalidInputError        400     invalid_input          aigov refused what passed the HTTP schema
 NotFoundError            403     unknown_caller         an authenticated caller that the directory
                                                         does not know, or in no organization, has
                                                         no budget to spend from
-FeatureDisabledError     403     feature_disabled       the deployment is not entitled to AI
-                                                        governance; it fails closed
-ForbiddenError           403     forbidden              the actor may not read this
-TransientError           503     try_again              ``reserve`` is not retried by aigov (a
-                                                        retry would be a second hold); the client
-                                                        may retry, with ``Retry-After``
-StorageError             503     storage_unavailable    the store is down: not the caller's fault
 LLMError                 502     upstream_failed        the provider failed; the hold was released
-any other AigovError     500     internal_error         a bug: the details stay in the server log
+the rest                 as      ``aigov_http``'s code  e.g. InvalidInputError 400 invalid_input,
+                         there                          FeatureDisabledError 403 feature_disabled
+                                                        (the gateway fails closed), TransientError
+                                                        503 try_again with ``Retry-After`` (aigov
+                                                        does not retry ``reserve``: a retry would
+                                                        be a second hold), StorageError 503
+any other error          500     internal_error         a bug: the details stay in the server log
 =======================  ======  =====================  ==========================================
 
 Over budget is **402 Payment Required**, not 429 Too Many Requests: 429 tells clients and their
@@ -55,18 +55,16 @@ from aigov import (
     AmountOutOfRangeError,
     AsyncGovernance,
     BudgetExceededError,
-    FeatureDisabledError,
-    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     Reservation,
-    StorageError,
     TokenUsage,
     TransientError,
     UnknownPriceError,
 )
 from aigov.cost import cost_of
 from aigov.spend import SpendStatus
+from aigov_http import ANSWERS, Answer, answer_of
 from fastapi_gateway.llm import LLM, LLMError
 
 __all__ = ["ChatRequest", "ChatResponse", "create_app", "error_response"]
@@ -187,27 +185,21 @@ async def _reserve(
         return None
 
 
-# The table of the module docstring: the first class that matches wins, so subclasses come first.
-_ANSWERS: tuple[tuple[type[Exception], int, str], ...] = (
-    (BudgetExceededError, 402, "budget_exceeded"),
-    (UnknownPriceError, 400, "unknown_price"),
-    (InvalidInputError, 400, "invalid_input"),
-    (NotFoundError, 403, "unknown_caller"),
-    (FeatureDisabledError, 403, "feature_disabled"),
-    (ForbiddenError, 403, "forbidden"),
-    (TransientError, 503, "try_again"),
-    (StorageError, 503, "storage_unavailable"),
-    (LLMError, 502, "upstream_failed"),
+# The gateway's own rows, then aigov_http's table: the first class that matches wins.
+_ANSWERS: tuple[Answer, ...] = (
+    Answer(BudgetExceededError, 402, "budget_exceeded", "Over budget."),
+    Answer(UnknownPriceError, 400, "unknown_price", "The model has no known price."),
+    Answer(NotFoundError, 403, "unknown_caller", "The caller has no budget to spend from."),
+    Answer(LLMError, 502, "upstream_failed", "The model provider failed."),
+    *ANSWERS,
 )
 
 
 def error_response(exc: Exception) -> JSONResponse:
     """The HTTP answer to an error of aigov or of the LLM (the table in the module docstring).
     A 5xx of our own says no more than its code: a store's message may name hosts and tables."""
-    status, error = next(
-        ((status, error) for kind, status, error in _ANSWERS if isinstance(exc, kind)),
-        (500, "internal_error"),
-    )
+    found = answer_of(exc, _ANSWERS)
+    status, error = (500, "internal_error") if found is None else (found.status, found.code)
     body: dict[str, Any] = {"error": error}
     if status < 500 or isinstance(exc, LLMError):
         body["detail"] = str(exc)

@@ -501,8 +501,8 @@ def test_without_the_entitlement_every_call_is_403_feature_disabled(store: Store
         (TransientError("no"), 503, "try_again"),
         (StorageError("no"), 503, "storage_unavailable"),
         (LLMError("no"), 502, "upstream_failed"),
-        (ConflictError("no"), 500, "internal_error"),
-        (MembershipInvariantError("no", constraint="c"), 500, "internal_error"),
+        (ConflictError("no"), 409, "conflict"),  # from aigov_http's table, as the rest
+        (MembershipInvariantError("no", constraint="c"), 400, "rule_violated"),
         (AigovError("no"), 500, "internal_error"),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None,
