@@ -8,19 +8,17 @@ alike (both are this process)."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx2
 import psycopg
-import uvicorn
 
 from aigov import Actor, AsyncGovernance
 from aigov_http import MAX_EXPORT_DAYS, create_app
+from aigov_http.testing import serving
 from aigov_postgres import PostgresStore
 from benchmarks._support import Databases, driver_dsn
 from benchmarks.export_memory import START, ExportMeasurement, insert_ledger
@@ -61,28 +59,6 @@ class RssSampler:
         return self.highest - self.baseline
 
 
-@contextmanager
-def serving(store: PostgresStore) -> Iterator[str]:
-    """``create_app`` over ``store`` in uvicorn on a free port; its base URL."""
-    app = create_app(AsyncGovernance(store, entitlements=ENTITLED), actor=Actor.system)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn stopped before it started")
-        time.sleep(0.01)
-    host, port = listening.getsockname()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        listening.close()
-
-
 def measure(
     databases: Databases, *, quick: bool, log: Callable[[str], None]
 ) -> list[ExportMeasurement]:
@@ -98,7 +74,8 @@ def measure(
             rows = users * MAX_EXPORT_DAYS
             insert_ledger(url, users, 0, rows - 1)
             end = START + timedelta(days=MAX_EXPORT_DAYS)
-            with serving(store) as base:
+            app = create_app(AsyncGovernance(store, entitlements=ENTITLED), actor=Actor.system)
+            with serving(app) as base:
                 path = f"/api/v2/organizations/{ORGANIZATION}/ai/spend/export"
                 started = time.perf_counter()
                 lines = 0

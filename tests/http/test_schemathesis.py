@@ -6,15 +6,11 @@ over TCP. Examples per route: a bounded number in CI, more by hand (``AIGOV_FUZZ
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -25,6 +21,7 @@ from schemathesis.checks import (
 
 from aigov import AI_GOVERNANCE, AsyncGovernance, Governance, Store
 from aigov_http import create_app
+from aigov_http.testing import serving
 from aigov_memory import MemoryStore
 from tests.http.conftest import World, actor_of
 
@@ -39,30 +36,13 @@ class Served:
 
 @pytest.fixture
 def served(http_store: Store) -> Iterator[Served]:
-    """The app over ``http_store`` in uvicorn, on a free port of 127.0.0.1, until the test ends
-    (its shutdown closes the store, on the server's loop)."""
+    """The app over ``http_store`` in uvicorn until the test ends (its shutdown closes the
+    store, on the server's loop)."""
     world = World()
     world.build(Governance(http_store, entitlements={AI_GOVERNANCE}))
-    app = create_app(
-        AsyncGovernance(http_store, entitlements={AI_GOVERNANCE}), actor=actor_of(world)
-    )
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped before it started"
-        assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
-        time.sleep(0.01)
-    host, port = listening.getsockname()
-    try:
-        yield Served(f"http://{host}:{port}", http_store)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listening.close()
+    gov = AsyncGovernance(http_store, entitlements={AI_GOVERNANCE})
+    with serving(create_app(gov, actor=actor_of(world))) as base_url:
+        yield Served(base_url, http_store)
 
 
 def _document() -> dict[str, object]:
