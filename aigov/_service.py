@@ -38,7 +38,7 @@ from aigov.exceptions import (
 )
 from aigov.money import Micros
 from aigov.periods import Period, PeriodWindow, period_window
-from aigov.plans import Step
+from aigov.plans import TwinStep
 from aigov.ports import DirectoryRepository, Store, UnitOfWork
 from aigov.prices import (
     Identifier,
@@ -88,16 +88,10 @@ async def _aretried(call: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs:
     return await call(*args, **kwargs)
 
 
-class ServiceStep(Step[T]):
+class ServiceStep(TwinStep[Store, T]):
     """A step of a facade call: what ``Governance`` runs and ``AsyncGovernance`` awaits."""
 
     __slots__ = ()
-
-    def run(self, store: Store) -> T:
-        raise NotImplementedError
-
-    async def arun(self, store: Store) -> T:
-        raise NotImplementedError
 
 
 Call = Generator[ServiceStep[Any], Any, T]

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Generic, Self, TypeVar, cast
 
-__all__ = ["Plan", "Step", "awaiting", "blocking"]
+__all__ = ["Plan", "Step", "TwinStep", "awaiting", "blocking"]
 
+C = TypeVar("C")
 S = TypeVar("S")
 T = TypeVar("T")
 
@@ -29,6 +30,19 @@ class Step(Generic[T]):
 
     def __iter__(self) -> Generator[Self, Any, T]:
         return cast("T", (yield self))
+
+
+class TwinStep(Step[T], Generic[C, T]):
+    """A step that knows how to get done with a ``C`` both ways: ``run`` it (blocking) or
+    await ``arun`` (awaiting). The facades' store steps and the hot path's pool steps are such."""
+
+    __slots__ = ()
+
+    def run(self, context: C) -> T:
+        raise NotImplementedError
+
+    async def arun(self, context: C) -> T:
+        raise NotImplementedError
 
 
 def blocking(plan: Plan[S, T], answer: Callable[[S], object]) -> T:

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from aigov.plans import Plan, Step, awaiting, blocking
+from aigov.plans import Plan, TwinStep, awaiting, blocking
 
 __all__ = [
     "HotPathPool",
@@ -277,16 +277,10 @@ class HotPathPool:
             await pool.close()
 
 
-class _PoolStep(Step[T]):
+class _PoolStep(TwinStep["HotPathPool", T]):
     """A step of a hot-path statement, done on the threads' pool or the loop's."""
 
     __slots__ = ()
-
-    def run(self, pools: HotPathPool) -> T:
-        raise NotImplementedError
-
-    async def arun(self, pools: HotPathPool) -> T:
-        raise NotImplementedError
 
 
 class _Checkout(_PoolStep[tuple[_AnyPool, _AnyConnection]]):
