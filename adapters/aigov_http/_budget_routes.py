@@ -50,29 +50,21 @@ def add_budget_routes(
         """Delete the user's override: their group budgets apply again."""
         await gov.delete_user_budget_override(who, user)
 
+    handlers = (
+        ("GET", get_override, None),
+        ("PUT", put_override, None),
+        ("DELETE", delete_override, 204),
+    )
     for path, name in (
         ("/api/v2/users/{user}/ai/budget/override", "override"),
         ("/api/v2/users/{user}/ai/budget", "budget"),  # the seed's path, the same handlers
     ):
-        router.add_api_route(
-            path,
-            get_override,
-            methods=["GET"],
-            operation_id=f"get_user_ai_{name}",
-            tags=["budgets"],
-        )
-        router.add_api_route(
-            path,
-            put_override,
-            methods=["PUT"],
-            operation_id=f"put_user_ai_{name}",
-            tags=["budgets"],
-        )
-        router.add_api_route(
-            path,
-            delete_override,
-            methods=["DELETE"],
-            status_code=204,
-            operation_id=f"delete_user_ai_{name}",
-            tags=["budgets"],
-        )
+        for method, handler, status in handlers:
+            router.add_api_route(
+                path,
+                handler,
+                methods=[method],
+                status_code=status,
+                operation_id=f"{method.lower()}_user_ai_{name}",
+                tags=["budgets"],
+            )
