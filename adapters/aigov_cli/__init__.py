@@ -17,6 +17,7 @@ from aigov_cli._common import EXIT_CODES_HELP, DatabaseUrl, Schema, console, ope
 from aigov_cli._demo import demo
 from aigov_cli._override import override
 from aigov_cli._pricebook import pricebook
+from aigov_cli._serve import serve
 from aigov_cli._spend import spend
 
 __all__ = ["app", "main"]
@@ -34,6 +35,7 @@ app.add_typer(pricebook, name="pricebook")
 app.add_typer(budget, name="budget")
 app.add_typer(override, name="override")
 app.add_typer(spend, name="spend")
+app.command()(serve)
 
 
 @app.command()
