@@ -21,6 +21,7 @@ from aigov._service import (
 from aigov._validation import as_uuid
 from aigov.actor import Actor
 from aigov.authorization import Need
+from aigov.directory import Group
 from aigov.exceptions import InvalidInputError
 from aigov.ports import UnitOfWork
 from aigov.spend import BudgetAndSpend, GroupSummary, MemberSpend
@@ -66,6 +67,11 @@ class ReportCalls(Service):
         window = self._period_of(self._now())
 
         def work(uow: UnitOfWork) -> list[GroupSummary]:
+            # The organization's reporters are its groups' (its id is its Everyone group's):
+            # rights come first, so an outsider learns nothing of what it holds.
+            _authorize(
+                uow, actor, "read the spend reports of", Need("read_group_spend", organization)
+            )
             _found(uow.directory.get_organization(organization), "organization", organization)
             in_organization = {
                 g.id: g for g in uow.directory.list_groups(organization_id=organization)
@@ -74,37 +80,25 @@ class ReportCalls(Service):
                 _found(in_organization.get(requested), "group", requested)
             candidates = chosen if chosen is not None else sorted(in_organization)
             ids = [g for g in candidates if start is None or g > start]
-            groups = [in_organization[g] for g in ids[:count]]
-            _authorize(
-                uow,
-                actor,
-                "read the spend reports of",
-                *(Need("read_group_spend", g.id) for g in groups),
+            return _summaries(uow, [in_organization[g] for g in ids[:count]], window.start)
+
+        return (yield from self._run(work))
+
+    def group_summary_of(self, actor: Actor, group_id: UUID | str) -> Call[GroupSummary]:
+        """One group's line of ``group_summary``: its budget, members, overrides and spend this
+        period. Authorized before anything is read, so a group the actor may not read is
+        NotFoundError, as one that does not exist."""
+        yield from self._require_feature()
+        group = as_uuid(group_id, "group_id")
+        _check_actor(actor)
+        window = self._period_of(self._now())
+
+        def work(uow: UnitOfWork) -> GroupSummary:
+            _authorize(uow, actor, "read the spend reports of", Need("read_group_spend", group))
+            (summary,) = _summaries(
+                uow, [_found(uow.directory.get_group(group), "group", group)], window.start
             )
-            overridden = {o.user_id for o in uow.budgets.list_overrides()}
-            summaries = []
-            for group in groups:
-                budget = uow.budgets.get_group_budget(group.id)
-                members = [
-                    user for user, _ in uow.directory.expanded_memberships(group_id=group.id)
-                ]
-                overrides = uow.budgets.list_overrides(group_id=group.id)
-                per_member = None if budget is None else budget.spend_limit_micros
-                plain = sum(1 for user in members if user not in overridden)
-                summaries.append(
-                    GroupSummary(
-                        group_id=group.id,
-                        name=group.name,
-                        per_member_limit_micros=per_member,
-                        member_count=len(members),
-                        override_count=len(overrides),
-                        total_limit_micros=None
-                        if per_member is None
-                        else per_member * plain + sum(o.spend_limit_micros for o in overrides),
-                        spent_micros=uow.spend.group_spend_in_period(group.id, window.start),
-                    )
-                )
-            return summaries
+            return summary
 
         return (yield from self._run(work))
 
@@ -235,3 +229,32 @@ def _member_spend(user: UUID, found: BudgetAndSpend) -> MemberSpend:
         remaining_micros=None if limit is None else max(0, limit - spent),
         over_budget=limit is not None and spent > limit,
     )
+
+
+def _summaries(
+    uow: UnitOfWork, groups: Sequence[Group], period_start: datetime
+) -> list[GroupSummary]:
+    """Each group's line: per-member limit, members, overrides, total limit and spend since
+    ``period_start``."""
+    overridden = {o.user_id for o in uow.budgets.list_overrides()}
+    summaries = []
+    for group in groups:
+        budget = uow.budgets.get_group_budget(group.id)
+        members = [user for user, _ in uow.directory.expanded_memberships(group_id=group.id)]
+        overrides = uow.budgets.list_overrides(group_id=group.id)
+        per_member = None if budget is None else budget.spend_limit_micros
+        plain = sum(1 for user in members if user not in overridden)
+        summaries.append(
+            GroupSummary(
+                group_id=group.id,
+                name=group.name,
+                per_member_limit_micros=per_member,
+                member_count=len(members),
+                override_count=len(overrides),
+                total_limit_micros=None
+                if per_member is None
+                else per_member * plain + sum(o.spend_limit_micros for o in overrides),
+                spent_micros=uow.spend.group_spend_in_period(group.id, period_start),
+            )
+        )
+    return summaries

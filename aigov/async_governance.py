@@ -91,5 +91,6 @@ class AsyncGovernance(Facade):
     settle = awaiting_method(Calls.settle)
     release = awaiting_method(Calls.release)
     group_summary = awaiting_method(Calls.group_summary)
+    group_summary_of = awaiting_method(Calls.group_summary_of)
     group_members_report = awaiting_method(Calls.group_members_report)
     export_organization_spend = streaming_method(Calls.export_organization_spend)

@@ -64,5 +64,6 @@ class Governance(Facade):
     settle = blocking_method(Calls.settle)
     release = blocking_method(Calls.release)
     group_summary = blocking_method(Calls.group_summary)
+    group_summary_of = blocking_method(Calls.group_summary_of)
     group_members_report = blocking_method(Calls.group_members_report)
     export_organization_spend = blocking_method(Calls.export_organization_spend)

@@ -45,4 +45,5 @@ def create_app(gov: AsyncGovernance, *, actor: ActorDependency) -> FastAPI:
 
     app.add_exception_handler(HTTPException, answer)
     app.add_exception_handler(RequestValidationError, answer)
+    app.add_exception_handler(Exception, answer)  # a bug: 500 with the error body, logged
     return app

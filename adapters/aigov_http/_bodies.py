@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Annotated, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from aigov import ModelPrice
 from aigov.periods import PeriodWindow
+from aigov.prices import Identifier
 from aigov.resolution import BudgetSource
 from aigov.spend import GroupSummary, MemberSpend, SpendStatus
 
@@ -35,7 +36,6 @@ __all__ = [
 MAX_MICROS = 2**63 - 1
 Micros = Annotated[int, Field(strict=True, ge=0, le=MAX_MICROS)]
 PriceMicros = Annotated[int | None, Field(strict=True, ge=0, le=MAX_MICROS)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 MAX_PRICES = 1_000
 
 
@@ -63,8 +63,8 @@ class OverrideChange(_Body):
 class CustomPrice(_Body):
     """One custom price, in micros per million tokens; a price left out is unknown (null)."""
 
-    provider: Name
-    model: Name
+    provider: Identifier
+    model: Identifier
     input_price_micros: PriceMicros = None
     output_price_micros: PriceMicros = None
     cache_read_price_micros: PriceMicros = None

@@ -78,6 +78,8 @@ class Answer:
     status: int
     code: str
     message: str
+    retry_after: bool = False
+    """Whether the answer says ``Retry-After: 1``: the same request may succeed in a moment."""
 
 
 ANSWERS: tuple[Answer, ...] = (
@@ -94,8 +96,14 @@ ANSWERS: tuple[Answer, ...] = (
     ),
     Answer(NotFoundError, 404, "not_found", "Not found."),
     Answer(ConflictError, 409, "conflict", "It conflicts with what exists."),
-    Answer(TransientError, 503, "try_again", "The store is busy; try again."),
-    Answer(StorageError, 503, "storage_unavailable", "The store is unavailable; try again."),
+    Answer(TransientError, 503, "try_again", "The store is busy; try again.", retry_after=True),
+    Answer(
+        StorageError,
+        503,
+        "storage_unavailable",
+        "The store is unavailable; try again.",
+        retry_after=True,
+    ),
 )
 """The one table of answers to aigov's errors; the first class that matches wins (subclasses
 come first). A service of its own API (the example gateway) puts its own rows before these."""
@@ -128,13 +136,14 @@ def error_response(exc: Exception) -> JSONResponse:
         _log.error("unexpected error answering a request", exc_info=exc)
         return _answer(500, ErrorBody(message="Internal error."))
     status, message = found.status, found.message
+    headers = {"Retry-After": "1"} if found.retry_after else None
     if status >= 500:
         _log.warning("answered %d: %s", status, exc, exc_info=exc)
-        return _answer(status, ErrorBody(message=message), {"Retry-After": "1"})
+        return _answer(status, ErrorBody(message=message), headers)
     body = ErrorBody(message=message, detail=_detail(exc))
     if status == 400:
         body.validations = _validations(exc)
-    return _answer(status, body)
+    return _answer(status, body, headers)
 
 
 def _answer(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:

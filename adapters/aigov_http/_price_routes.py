@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 
 from aigov import Actor, AsyncGovernance
+from aigov.prices import Identifier
 from aigov_http._bodies import CustomPrices, Prices
 
 __all__ = ["add_price_routes"]
@@ -21,8 +22,8 @@ def add_price_routes(
 
     @router.get("/api/experimental/ai/model-prices", tags=["prices"])
     async def get_model_prices(
-        provider: str | None = None,
-        model: str | None = None,
+        provider: Identifier | None = None,
+        model: Identifier | None = None,
         source: Literal["effective", "all", "pricebook", "custom"] = "effective",
     ) -> Prices:
         """Model prices in micros per million tokens: the one in effect per model, or the rows
@@ -40,6 +41,6 @@ def add_price_routes(
         status_code=204,
         tags=["prices"],
     )
-    async def delete_model_price(provider: str, model: str, who: Acting) -> None:
+    async def delete_model_price(provider: Identifier, model: Identifier, who: Acting) -> None:
         """Delete a model's custom price; its price-book price, if any, is in effect again."""
         await gov.delete_custom_price(who, provider, model)

@@ -18,19 +18,21 @@ PAGE = 100
 
 
 def ids_of(raw: str | None, name: str) -> list[UUID] | None:
-    """A comma-separated list of at most ``MAX_IDS`` UUIDs from a query parameter."""
+    """A comma-separated list of at most ``MAX_IDS`` distinct UUIDs from a query parameter
+    (an id given twice counts once, as the core counts it)."""
     if raw is None:
         return None
-    parts = [part.strip() for part in raw.split(",") if part.strip()]
-    if len(parts) > MAX_IDS:
-        raise invalid(name, f"at most {MAX_IDS} ids, not {len(parts)}")
-    ids = []
-    for part in parts:
+    ids: dict[UUID, None] = {}
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
         try:
-            ids.append(UUID(part))
+            ids[UUID(part)] = None
         except ValueError:
             raise invalid(name, f"{part[:40]!r} is not a UUID") from None
-    return ids
+        if len(ids) > MAX_IDS:
+            raise invalid(name, f"at most {MAX_IDS} distinct ids")
+    return list(ids)
 
 
 def invalid(field: str, detail: str) -> RequestValidationError:

@@ -14,7 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from aigov import Actor, AsyncGovernance, NotFoundError
+from aigov import Actor, AsyncGovernance
 from aigov_http._bodies import GroupsSpend, MembersSpend, OneGroupSpend, UserSpend
 from aigov_http._query import MAX_EXPORT_DAYS, MAX_IDS, PAGE, ids_of, invalid
 
@@ -53,12 +53,8 @@ def add_spend_routes(
     @router.get("/api/v2/groups/{group}/ai/spend", tags=["spend"])
     async def get_group_spend(group: UUID, who: Acting) -> OneGroupSpend:
         """One group's budget, members, overrides and spend this period."""
-        found = await gov.get_group(group)
-        if found is None:
-            raise NotFoundError(f"group {group} not found", resource="group", key=group)
         window = await gov.current_period()
-        (row,) = await gov.group_summary(who, found.organization_id, group_ids=[group])
-        return OneGroupSpend.of_group(window, row)
+        return OneGroupSpend.of_group(window, await gov.group_summary_of(who, group))
 
     @router.get("/api/v2/groups/{group}/members/ai/spend", tags=["spend"])
     async def get_members_spend(

@@ -86,6 +86,42 @@ class ReportContract(DirectoryFixtures):
         with pytest.raises(NotFoundError):
             gov.group_summary(SYSTEM, uuid4())
 
+    def test_one_groups_summary_is_its_line_of_the_organizations(
+        self, gov: Governance, org: UUID, group: UUID
+    ) -> None:
+        line = next(s for s in gov.group_summary(SYSTEM, org) if s.group_id == group)
+        assert gov.group_summary_of(SYSTEM, group) == line
+        with pytest.raises(NotFoundError):
+            gov.group_summary_of(SYSTEM, uuid4())
+
+    def test_an_outsider_learns_nothing_of_an_organizations_groups(
+        self, gov: Governance, org: UUID, group: UUID
+    ) -> None:
+        """Rights come before existence (SPEC §6.2): a user of no organization gets the same
+        NotFoundError for a real organization, whatever it asks, as for none."""
+        stranger = uuid4()
+        gov.create_user(SYSTEM, stranger, "stranger")
+        outsider = Actor.user(stranger)
+        asks = [  # and whether the caller named the group itself
+            (lambda: gov.group_summary(outsider, org), False),
+            (lambda: gov.group_summary(outsider, org, group_ids=[]), False),
+            (lambda: gov.group_summary(outsider, org, after=UUID(int=2**128 - 1)), False),
+            (lambda: gov.group_summary(outsider, org, group_ids=[group]), True),
+            (lambda: gov.group_summary_of(outsider, group), True),
+        ]
+        for ask, named in asks:
+            with pytest.raises(NotFoundError) as refused:
+                ask()
+            assert (str(group) in str(refused.value)) <= named  # no id it did not give
+        missing = uuid4()
+        with pytest.raises(NotFoundError) as unknown:
+            gov.group_summary(outsider, missing)
+        with pytest.raises(NotFoundError) as real:
+            gov.group_summary(outsider, org)
+        assert str(unknown.value).replace(str(missing), "X") == str(real.value).replace(
+            str(org), "X"
+        )
+
     def test_the_group_members_report(self, gov: Governance, group: UUID, team: list[UUID]) -> None:
         rows = gov.group_members_report(SYSTEM, group)
         assert [r.user_id for r in rows] == team

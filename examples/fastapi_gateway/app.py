@@ -59,7 +59,6 @@ from aigov import (
     NotFoundError,
     Reservation,
     TokenUsage,
-    TransientError,
     UnknownPriceError,
 )
 from aigov.cost import cost_of
@@ -216,7 +215,7 @@ def error_response(exc: Exception) -> JSONResponse:
         body |= {"provider": exc.provider, "model": exc.model}
     elif isinstance(exc, NotFoundError):
         body["resource"] = exc.resource
-    headers = {"Retry-After": "1"} if isinstance(exc, TransientError) else None
+    headers = {"Retry-After": "1"} if found is not None and found.retry_after else None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
