@@ -122,6 +122,9 @@ ERROR_RESPONSES.update(
     for answer in ANSWERS
     if answer.status != 400
 )
+# Any other status (a bug's 500) has the same body. Being documented, it also keeps FastAPI from
+# documenting a 422 that no route answers: a request that fails validation is a 400 here.
+ERROR_RESPONSES["default"] = {"model": ErrorBody, "description": "Any other error."}
 """The error answers, for the OpenAPI document of every route."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from uuid import UUID, uuid4
 
@@ -102,7 +103,7 @@ class ReportContract(DirectoryFixtures):
         stranger = uuid4()
         gov.create_user(SYSTEM, stranger, "stranger")
         outsider = Actor.user(stranger)
-        asks = [  # and whether the caller named the group itself
+        asks: list[tuple[Callable[[], object], bool]] = [  # and whether it named the group
             (lambda: gov.group_summary(outsider, org), False),
             (lambda: gov.group_summary(outsider, org, group_ids=[]), False),
             (lambda: gov.group_summary(outsider, org, after=UUID(int=2**128 - 1)), False),
