@@ -84,6 +84,7 @@ class Api:
     store: Store
     sync: Governance
     world: World
+    gov: AsyncGovernance
 
     async def call(
         self, method: str, path: str, *, as_: str | None = "system", **kwargs: Any
@@ -127,5 +128,5 @@ async def api(http_store: Store) -> AsyncIterator[Api]:
     app = create_app(gov, actor=actor_of(world))
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://aigov") as client:
-        yield Api(client, http_store, sync, world)
+        yield Api(client, http_store, sync, world, gov)
     await gov.aclose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
@@ -373,6 +374,28 @@ async def test_an_export_of_31_days_is_allowed(api: Api):
     path = f"/api/v2/organizations/{api.world.organization}/ai/spend/export"
     response = await api.call("GET", f"{path}?start={start}&end={end}")
     assert response.status_code == 200, response.text
+
+
+async def test_the_export_route_escapes_what_a_spreadsheet_would_run(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+):
+    """The store's rows are ids, days and amounts; should a cell ever begin with a formula
+    character, the route writes it escaped."""
+
+    async def rows(*args: object, **kwargs: object) -> AsyncIterator[str]:
+        yield "user_id,group_id,day,spend_micros\r\n"
+        yield '=HYPERLINK("x"),+1,-2,@SUM(A1)\r\n'
+
+    monkeypatch.setattr(api.gov, "export_organization_spend", rows)
+    path = f"/api/v2/organizations/{api.world.organization}/ai/spend/export"
+    response = await api.call("GET", f"{path}?start=2026-01-01&end=2026-01-02")
+    assert response.status_code == 200, response.text
+    assert list(csv.reader(io.StringIO(response.text)))[1] == [
+        '\'=HYPERLINK("x")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+    ]
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_escaped():
