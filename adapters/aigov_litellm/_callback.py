@@ -103,6 +103,11 @@ class AigovCallback(CustomLogger):
         self._holds = HoldRegistry(ttl)
 
     @property
+    def gov(self) -> AsyncGovernance:
+        """The facade the callback governs through: close it when the process stops."""
+        return self._gov
+
+    @property
     def calls_in_flight(self) -> int:
         """Calls aigov is not done with: admitted and not yet settled or released (until their
         TTL has passed and a later call dropped them), or being settled or released now."""

@@ -23,6 +23,7 @@ SHELL_RUNS_IN = {
     "docs/writing-an-adapter.md": "test_the_adapter_guides_test_file_passes",
 }
 SQL_RUNS_IN = {"docs/spend.md": "tests/postgres/test_documented_sql.py"}
+YAML_RUNS_IN = {"docs/litellm.md": "tests/litellm/test_documented_proxy.py"}
 
 
 def blocks(page: str) -> list[tuple[str, str]]:
@@ -41,6 +42,8 @@ def test_every_block_of_the_page_runs(page: str):
             assert page in SHELL_RUNS_IN, f"{page} shows shell commands no test runs"
         elif language == "sql":
             assert page in SQL_RUNS_IN, f"{page} shows SQL no test runs"
+        elif language == "yaml":
+            assert page in YAML_RUNS_IN, f"{page} shows YAML no test loads"
         else:
             assert language == "", f"{page} has a block of kind {language!r} no test runs"
             pytest.fail(f"{page} has a block without a language: say what it is, and run it")
