@@ -57,6 +57,9 @@ def wal_moved_by(connection: psycopg.Connection, work: Any) -> int:
     return int(moved[0])
 
 
+WAL_TRIES = 5
+
+
 @pytest.mark.parametrize(
     ("rows", "wal_allowed"),
     [
@@ -82,15 +85,26 @@ def test_an_unchanged_reseed_rewrites_locks_and_logs_nothing(
                 with store.transaction() as uow:
                     uow.prices.list_model_prices(provider="nobody")
 
-            empty = wal_moved_by(observer, empty_transaction)
-            results: list[SeedResult] = []
-            reseed = wal_moved_by(
-                observer, lambda: results.append(gov.apply_price_book(big_seed(rows=rows)))
-            )
-
-            assert (results[0].inserted, results[0].updated, results[0].unchanged) == (0, 0, rows)
-            assert row_versions(observer) == versions, "a row was rewritten or locked"
-            assert reseed <= empty + wal_allowed, f"the unchanged re-seed wrote {reseed} bytes"
+            # The WAL position is the server's: other databases' writers move it too. Their
+            # bytes only add, so the quietest of a few tries bounds what the re-seed wrote.
+            excess = []
+            for _ in range(WAL_TRIES):
+                empty = wal_moved_by(observer, empty_transaction)
+                results: list[SeedResult] = []
+                reseed = wal_moved_by(
+                    observer,
+                    lambda into=results: into.append(gov.apply_price_book(big_seed(rows=rows))),
+                )
+                assert (results[0].inserted, results[0].updated, results[0].unchanged) == (
+                    0,
+                    0,
+                    rows,
+                )
+                assert row_versions(observer) == versions, "a row was rewritten or locked"
+                excess.append(reseed - empty)
+                if reseed <= empty + wal_allowed:
+                    break
+            assert min(excess) <= wal_allowed, f"the unchanged re-seed wrote {min(excess)} bytes"
     finally:
         store.close()
 
