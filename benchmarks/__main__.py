@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only seed|hotpath|export] [--database-url URL]``.
+"""``python -m benchmarks [--quick] [--only seed|hotpath|export|litellm] [--database-url URL]``.
 
 A full run measures everything and writes ``docs/benchmarks.md`` and ``docs/benchmarks.png``
 (with ``--only``, the page keeps the other parts' tables from the last full run only if you
@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import export_memory, hot_path, report, seed_strategies
+from benchmarks import export_memory, hot_path, litellm_budgets, report, seed_strategies
 from benchmarks._support import Databases
 
-PARTS = ("seed", "hotpath", "export")
+PARTS = ("seed", "hotpath", "export", "litellm")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             results.hot_path = hot_path.run(databases, quick=args.quick, log=_log)
         if "export" in parts:
             results.export = export_memory.run(databases, quick=args.quick, log=_log)
+        if "litellm" in parts:
+            results.litellm = litellm_budgets.run(databases, quick=args.quick, log=_log)
     finally:
         databases.close()
     results.seconds = time.perf_counter() - started

@@ -16,6 +16,7 @@ from pathlib import Path
 from benchmarks import async_tasks
 from benchmarks.export_memory import ExportReport
 from benchmarks.hot_path import CONCURRENCY, RETIRING, CallerKind, HotPathReport, Measurement
+from benchmarks.litellm_budgets import PATHS, PROVIDER_SECONDS, LiteLLMReport
 from benchmarks.seed_strategies import DEFAULT, FLOOR, SCENARIOS, STRATEGIES, SeedReport
 
 __all__ = ["Results", "write"]
@@ -28,6 +29,7 @@ class Results:
     seed: SeedReport | None = None
     hot_path: HotPathReport | None = None
     export: ExportReport | None = None
+    litellm: LiteLLMReport | None = None
     seconds: float = 0.0
 
 
@@ -383,6 +385,66 @@ def _export(report: ExportReport) -> list[str]:
     return lines
 
 
+def _usd(micros: int) -> str:
+    return f"${micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _litellm(report: LiteLLMReport) -> list[str]:
+    lines = [
+        "## LiteLLM's budgets and AigovCallback (SPEC §15)",
+        "",
+        f"One user, a budget of {_usd(report.budget_micros)}, calls of"
+        f" {_usd(report.call_micros)} each (`anthropic/claude-haiku-4-5`: the prompt and"
+        " `max_tokens` of output, which each response uses in full, at $1 and $5 per 1M"
+        " tokens in LiteLLM's price map and in aigov's book), so"
+        f" {report.budget_micros // report.call_micros} calls fit whatever their order. LiteLLM"
+        f" {report.litellm_version}, its mock responses held {PROVIDER_SECONDS * 1e3:.0f} ms as"
+        " a provider would (`benchmarks/litellm_budgets.py`). `litellm.max_budget` is LiteLLM's"
+        " process-wide budget, checked by `acompletion` itself; `litellm.BudgetManager` its"
+        " per-user budget as its documentation uses it (check the cost so far against the"
+        " budget, call, `update_cost`); `AigovCallback` reserves before the call and settles"
+        " after it, on PostgreSQL. Callers 1 is the control: the same calls one after another."
+        " Spent is what the admitted calls used; counted is what the path itself had counted"
+        " once LiteLLM had reported every call (LiteLLM's in float dollars, rounded to micros"
+        " here).",
+        "",
+        "| path | callers | calls | fit the budget | admitted | spent | past the budget |"
+        " spent / budget | counted |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines.extend(
+        f"| {r.path} | {r.callers} | {r.calls} | {r.fits} | {r.admitted} |"
+        f" {_usd(r.spent_micros)} | {_usd(r.over_micros)} | {r.spent_ratio:.2f}× |"
+        f" {_usd(r.counted_micros)} |"
+        for r in sorted(report.runs, key=lambda r: (r.callers, PATHS.index(r.path)))
+    )
+    if all(r.counted_micros == 0 for r in report.runs if r.path == PATHS[0]):
+        lines += [
+            "",
+            f"`litellm.max_budget` counted none of these calls: LiteLLM {report.litellm_version}"
+            " added nothing to `litellm._current_cost` for them, so it refused nothing, even"
+            " one call at a time. `litellm.BudgetManager` counts every call, but only after it"
+            " returns: calls in flight together all pass its check.",
+        ]
+    return lines
+
+
+def _acceptance_litellm(report: LiteLLMReport) -> list[str]:
+    """Issue 21: AigovCallback's overshoot is 0 where LiteLLM's is more than 0."""
+    most = max(r.callers for r in report.runs)
+    ours = report.find(PATHS[-1], most)
+    assert ours is not None
+    theirs = [r for r in (report.find(path, most) for path in PATHS[:-1]) if r is not None]
+    worst = max(theirs, key=lambda r: r.over_micros)
+    verdict = "holds" if ours.over_micros == 0 and worst.over_micros > 0 else "FAILS"
+    return [
+        f"- LiteLLM, {most} concurrent calls against one budget: AigovCallback admitted"
+        f" {ours.admitted} of the {ours.fits} that fit, {_usd(ours.over_micros)} past the"
+        f" budget; {worst.path} admitted {worst.admitted}, {_usd(worst.over_micros)} past it"
+        f" ({worst.spent_ratio:.2f}× the budget) ({verdict}: 0 where LiteLLM's is more)."
+    ]
+
+
 def _chart(report: SeedReport, path: Path) -> None:
     import matplotlib  # noqa: PLC0415 - only the full run draws
 
@@ -421,7 +483,7 @@ def write(results: Results, docs: Path) -> list[Path]:
         "# Benchmarks",
         "",
         "Measured by `python -m benchmarks` (rerun everything with that command; `--only seed|"
-        "hotpath|export` reruns one part, `--quick` is CI's small correctness-only run)."
+        "hotpath|export|litellm` reruns one part, `--quick` is CI's small correctness-only run)."
         " Every number below was measured in one run on this machine:",
         "",
         *_machine(results),
@@ -433,6 +495,8 @@ def write(results: Results, docs: Path) -> list[Path]:
         lines += _acceptance_seed(results.seed)
     if results.hot_path:
         lines += _acceptance_hot(results.hot_path)
+    if results.litellm:
+        lines += _acceptance_litellm(results.litellm)
     lines.append("")
     written = [page]
     if results.seed:
@@ -448,5 +512,7 @@ def write(results: Results, docs: Path) -> list[Path]:
         lines += [*_hot_path(results.hot_path), ""]
     if results.export:
         lines += [*_export(results.export), ""]
+    if results.litellm:
+        lines += [*_litellm(results.litellm), ""]
     page.write_text("\n".join(lines), encoding="utf-8")
     return written
