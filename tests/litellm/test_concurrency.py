@@ -1,6 +1,7 @@
 """Exactness under concurrency (SPEC §15): 40 concurrent calls of one user against a limit that
 fits 10 holds admit exactly 10, through ``litellm.acompletion`` and through ``litellm.Router``,
-and the ledger is the sum of what the admitted responses used."""
+and the ledger is the sum of what the admitted responses used; and one hold per attempt when the
+Router falls back."""
 
 from __future__ import annotations
 
@@ -98,3 +99,34 @@ async def test_the_ledger_is_what_the_admitted_responses_used(
     used = [cost(reply.usage.prompt_tokens, reply.usage.completion_tokens) for reply in admitted]
     assert status.spent_micros == sum(used) <= limit
     assert len(world.store.snapshot().usage) == len(admitted)
+
+
+async def test_a_router_fallback_releases_the_failed_attempt_and_settles_the_one_that_answered(
+    world: World, callback: AigovCallback
+):
+    """Each attempt holds for its own deployment; the failed one is released before the
+    fallback holds."""
+    world.set_limit(1_000_000)
+    failing = {"model": "openai/gpt-4o-mini", "mock_response": "litellm.RateLimitError"}
+    answering = {"model": MODEL, "mock_response": "Hamlet, in short."}
+    routed = litellm.Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": {**failing, "api_key": "sk-x"}},
+            {"model_name": "backup", "litellm_params": {**answering, "api_key": "sk-x"}},
+        ],
+        num_retries=0,
+        fallbacks=[{"primary": ["backup"]}],
+    )
+    reply = await routed.acompletion(
+        model="primary", messages=MESSAGES, max_tokens=MAX_TOKENS, user=str(world.ann)
+    )
+    status = await world.settled(callback)
+    assert status.spent_micros == cost(reply.usage.prompt_tokens, reply.usage.completion_tokens)
+    first, second = world.store.snapshot().reservations
+    assert (first.state, second.state) == ("released", "settled")
+    (record,) = world.store.snapshot().usage
+    assert (record.provider, record.model, record.reservation_id) == (
+        "anthropic",
+        "claude-haiku-4-5",
+        second.id,
+    )

@@ -88,7 +88,10 @@ async def test_the_documented_config_loads_the_callback_that_governs_its_model(
             "litellm_call_id": str(uuid4()),
         }
         await callback.async_pre_call_hook(
-            user_api_key_dict=UserAPIKeyAuth(), cache=DualCache(), data=data, call_type="completion"
+            user_api_key_dict=UserAPIKeyAuth(),
+            cache=DualCache(),
+            data=data,
+            call_type="acompletion",
         )
         await router.acompletion(**data, mock_response=answer(30, 8))
         with anyio.fail_after(10):

@@ -1,6 +1,7 @@
 """The callback in LiteLLM's proxy: ``async_pre_call_hook`` called as the proxy calls it (keyword
-arguments, the request's ``data`` with the ``litellm_call_id`` the proxy gave it), then the
-proxy's router call with that data, whose deployment hook finds the hold under the same id.
+arguments, the request's ``data`` with the ``litellm_call_id`` the proxy gave it, the chat route's
+``call_type="acompletion"``), then the proxy's router call with that data, whose deployment hook
+finds the hold under the same id.
 
 ``litellm[proxy]`` is not installed here (its server needs more packages than the SDK), so the
 proxy's two calls are made as ``litellm.proxy.utils.ProxyLogging`` makes them.
@@ -37,7 +38,7 @@ def request(world: World, model: str, **fields: Any) -> dict[str, Any]:
 
 async def pre_call(callback: AigovCallback, data: dict[str, Any]) -> None:
     answer_ = await callback.async_pre_call_hook(
-        user_api_key_dict=UserAPIKeyAuth(), cache=DualCache(), data=data, call_type="completion"
+        user_api_key_dict=UserAPIKeyAuth(), cache=DualCache(), data=data, call_type="acompletion"
     )
     assert answer_ is None  # the request goes on unchanged
 
