@@ -5,6 +5,7 @@ governed is refused before the provider is called."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from uuid import uuid4
 
@@ -133,8 +134,12 @@ async def test_a_stream_settles_once_it_is_complete(world: World, callback: Aigo
     assert status.spent_micros == cost(7, 3)
 
 
-async def test_over_budget_is_litellms_budget_exceeded_error(world: World, callback: AigovCallback):
-    """Its limit, spent and held are aigov's, in dollars; the message names each exactly."""
+async def test_over_budget_is_litellms_budget_exceeded_error(
+    world: World, callback: AigovCallback, caplog: pytest.LogCaptureFixture
+):
+    """Its limit, spent and held are aigov's, in dollars; the message names each exactly. The
+    refusal is logged once, at INFO, with ids only."""
+    caplog.set_level(logging.INFO, logger="aigov.litellm")
     world.set_limit(10_000)  # one cent
     await litellm.acompletion(
         model=MODEL,
@@ -162,6 +167,9 @@ async def test_over_budget_is_litellms_budget_exceeded_error(world: World, callb
         f"(remaining $0.{10_000 - 1_000 - held:06d})"
     )
     assert refused.value.entity_id == str(world.ann)
+    (logged,) = [r for r in caplog.records if r.name == "aigov.litellm"]
+    assert logged.levelno == logging.INFO
+    assert logged.getMessage().endswith(f" of user {world.ann}: over budget")
     assert len(world.store.snapshot().reservations) == 2  # the refused call holds nothing
     assert callback.calls_in_flight == 1
 
